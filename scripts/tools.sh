@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Builds the test tools npm lacks (kube-apiserver, etcd, helm, k6) into .tools/bin from their Go modules
+# (through the Go module proxy), so nothing downloads a prebuilt binary. Each tool is rebuilt only when its
+# pinned version changes: .tools/bin/<tool>.version records what was built.
+set -euo pipefail
+
+KUBE_VERSION=v1.33.13
+HELM_VERSION=v3.18.6
+K6_VERSION=v1.8.1
+ETCD_DEBIAN=etcd-server
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+bin="$root/.tools/bin"
+work="$root/.tools/src"
+mkdir -p "$bin" "$work"
+export PATH="/usr/local/go/bin:$PATH" GOFLAGS=-mod=mod CGO_ENABLED=0
+
+fresh() { [ -x "$bin/$1" ] && [ "$(cat "$bin/$1.version" 2>/dev/null)" = "$2" ]; }
+stamp() { echo "$2" >"$bin/$1.version"; echo "tools: built $1 $2"; }
+
+build_kube_apiserver() {
+  fresh kube-apiserver "$KUBE_VERSION" && return 0
+  local dir="$work/kube-apiserver" minor="${KUBE_VERSION#v1.}"
+  rm -rf "$dir" && mkdir -p "$dir"
+  # The kubernetes module replaces every staging k8s.io/* module with a relative path; a consumer must
+  # replace each with the matching published v0.x tag. Read the list from kubernetes' own go.mod.
+  local gomod
+  gomod=$(cd "$dir" && go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
+  {
+    echo "module stampede.dev/tools/kube-apiserver"
+    echo "go 1.24"
+    echo "require k8s.io/kubernetes $KUBE_VERSION"
+    grep -oE '^\s*k8s\.io/[a-z0-9-]+ => \./staging/src/k8s\.io/[a-z0-9-]+' "$gomod" |
+      awk -v v="v0.$minor" '{print "replace " $1 " => " $1 " " v}'
+  } >"$dir/go.mod"
+  printf 'package main\n\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver/app"\n\nfunc main() {}\n' >"$dir/tools.go"
+  local pkg=k8s.io/component-base/version
+  local ld="-s -w -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=${minor%%.*}"
+  ld="$ld -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  ld="$ld -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION"
+  (cd "$dir" && go mod tidy >/dev/null 2>&1 || true; go build -trimpath -ldflags "$ld" -o "$bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
+  stamp kube-apiserver "$KUBE_VERSION"
+}
+
+build_go_install() { # name version package
+  fresh "$1" "$2" && return 0
+  GOBIN="$bin" go install -trimpath -ldflags "-s -w" "$3@$2"
+  stamp "$1" "$2"
+}
+
+ensure_etcd() {
+  # Debian's etcd-server 3.4 serves kube-apiserver up to 1.34; it is a registry package, not a download.
+  if ! command -v etcd >/dev/null 2>&1 && [ ! -x /usr/bin/etcd ]; then
+    (apt-get install -y -q "$ETCD_DEBIAN" >/dev/null 2>&1) || (apt-get update -q >/dev/null && apt-get install -y -q "$ETCD_DEBIAN" >/dev/null)
+    # The package starts a system etcd on 2379; tests run their own on free ports.
+    (systemctl stop etcd 2>/dev/null || pkill -x etcd || true)
+  fi
+  ln -sf "$(command -v etcd || echo /usr/bin/etcd)" "$bin/etcd"
+}
+
+want="${*:-etcd kube-apiserver helm k6}"
+for t in $want; do
+  case "$t" in
+    etcd) ensure_etcd ;;
+    kube-apiserver) build_kube_apiserver ;;
+    helm) build_go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
+    k6) build_go_install k6 "$K6_VERSION" go.k6.io/k6 ;;
+    *) echo "tools: unknown tool $t" >&2; exit 2 ;;
+  esac
+done

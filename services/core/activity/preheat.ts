@@ -1,0 +1,64 @@
+import type { Redis } from 'ioredis';
+import { AppError, ErrorCode } from '../errors.js';
+import { activityKeys, stockEventsChannel } from '../redis/keys.js';
+import { PreheatCode, Scripts } from '../redis/scripts.js';
+import type { ActivityInfo } from './spec.js';
+
+export interface PreheatResult {
+  code: PreheatCode;
+  remaining: number;
+  total: number;
+}
+
+/**
+ * Writes an activity's stock and info to Redis (lua/preheat.lua): never overwrites live stock, adds the
+ * difference when the total grows, refuses a total below what is already sold.
+ */
+export async function preheat(redis: Redis, prefix: string, info: ActivityInfo): Promise<PreheatResult> {
+  const r = await new Scripts(redis).preheat(activityKeys(prefix, info.name), [
+    info.total,
+    info.startMs,
+    info.endMs,
+    info.maxPerUser,
+    info.price,
+    info.paused ? 'paused' : 'active',
+    stockEventsChannel(prefix),
+    info.name,
+  ]);
+  if (r.code === PreheatCode.BELOW_SOLD) {
+    const sold = r.total - r.remaining;
+    throw new AppError(
+      ErrorCode.STOCK_BELOW_SOLD,
+      `stock ${info.total} is below the ${sold} units already sold for ${info.name}`,
+      { extra: { sold, total: r.total } },
+    );
+  }
+  return r;
+}
+
+export interface StoredActivity {
+  info: ActivityInfo;
+  /** null when the stock key is missing (not preheated); never read as zero. */
+  remaining: number | null;
+}
+
+/** Reads an activity back from Redis in one round trip; null when there is no info hash. */
+export async function readActivity(redis: Redis, prefix: string, name: string): Promise<StoredActivity | null> {
+  const k = activityKeys(prefix, name);
+  const res = await redis.multi().hgetall(k.info).get(k.stock).exec();
+  const hash = (res?.[0]?.[1] ?? {}) as Record<string, string>;
+  const stock = res?.[1]?.[1] as string | null | undefined;
+  if (!hash.start) return null;
+  return {
+    info: {
+      name,
+      total: Number(hash.total),
+      startMs: Number(hash.start),
+      endMs: Number(hash.end),
+      maxPerUser: Number(hash.maxPerUser),
+      price: hash.price ?? '0',
+      paused: hash.state === 'paused',
+    },
+    remaining: stock === null || stock === undefined ? null : Number(stock),
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * The only place besides each service's config.ts that touches the environment. Every variable is parsed
+ * up front and every bad one is reported together, so a misconfigured pod fails at start with one message
+ * instead of failing later on the first request that needs the value.
+ */
+export type Env = Record<string, string | undefined>;
+
+export const DEV_JWT_SECRET = 'stampede-development-secret-change-me-0123456789';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export class EnvReader {
+  readonly problems: string[] = [];
+  constructor(private readonly env: Env) {}
+
+  str(name: string, fallback: string, pattern?: RegExp, hint?: string): string {
+    const raw = this.env[name];
+    const value = raw === undefined || raw === '' ? fallback : raw;
+    if (pattern && !pattern.test(value)) this.problems.push(`${name}=${JSON.stringify(value)}: ${hint ?? pattern}`);
+    return value;
+  }
+
+  optional(name: string): string | undefined {
+    const raw = this.env[name];
+    return raw === undefined || raw === '' ? undefined : raw;
+  }
+
+  int(name: string, fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER): number {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+      this.problems.push(`${name}=${JSON.stringify(raw)}: expected an integer in [${min}, ${max}]`);
+      return fallback;
+    }
+    return n;
+  }
+
+  url(name: string, fallback: string, protocols: string[]): string {
+    const value = this.str(name, fallback);
+    try {
+      const u = new URL(value);
+      if (!protocols.includes(u.protocol)) {
+        this.problems.push(`${name}: protocol ${u.protocol} is not one of ${protocols.join(', ')}`);
+      }
+    } catch {
+      this.problems.push(`${name}: not a URL`);
+    }
+    return value;
+  }
+
+  /** Throws one ConfigError naming every bad variable seen by this reader. */
+  done(): void {
+    if (this.problems.length > 0) throw new ConfigError(this.problems);
+  }
+}
+
+export interface CommonConfig {
+  nodeEnv: string;
+  logLevel: string;
+  databaseUrl: string;
+  redisUrl: string;
+  amqpUrl: string;
+  jwtSecret: string;
+  prefix: string;
+  trustProxyHops: number;
+  /** Seconds a draining process keeps serving after readiness flips (lets the Ingress stop routing). */
+  shutdownDelaySeconds: number;
+}
+
+export function readCommon(r: EnvReader): CommonConfig {
+  const nodeEnv = r.str('NODE_ENV', 'development');
+  const jwtSecret = r.str('JWT_SECRET', DEV_JWT_SECRET);
+  if (jwtSecret.length < 32) r.problems.push('JWT_SECRET: must be at least 32 characters');
+  if (nodeEnv === 'production' && jwtSecret === DEV_JWT_SECRET) {
+    r.problems.push('JWT_SECRET: the development default is refused when NODE_ENV=production');
+  }
+  return {
+    nodeEnv,
+    logLevel: r.str('LOG_LEVEL', 'info', /^(fatal|error|warn|info|debug|trace|silent)$/, 'a pino level'),
+    databaseUrl: r.url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/stampede', ['postgres:', 'postgresql:']),
+    redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    amqpUrl: r.url('AMQP_URL', 'amqp://guest:guest@127.0.0.1:5672', ['amqp:', 'amqps:']),
+    jwtSecret,
+    // The prefix becomes part of Redis keys and RabbitMQ names: no braces (hash tags) or colons.
+    prefix: r.str('STAMPEDE_PREFIX', 'stampede', /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'letters, digits, _ . -'),
+    trustProxyHops: r.int('TRUST_PROXY_HOPS', 0, 0, 10),
+    shutdownDelaySeconds: r.int('SHUTDOWN_DELAY_SECONDS', 0, 0, 120),
+  };
+}

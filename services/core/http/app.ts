@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express, type RequestHandler } from 'express';
+import type { Registry } from 'prom-client';
+import { AppError, ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import { notFoundHandler, problemMiddleware, sendProblem } from './problem.js';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    id: string;
+  }
+}
+
+/** What `/readyz` asks: every named dependency check must pass and the process must not be draining. */
+export class Readiness {
+  private draining = false;
+  private readonly checks = new Map<string, () => boolean>();
+
+  add(name: string, check: () => boolean): this {
+    this.checks.set(name, check);
+    return this;
+  }
+
+  drain(): void {
+    this.draining = true;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Names of what is not ready; empty when ready. */
+  failing(): string[] {
+    const bad = [...this.checks].filter(([, ok]) => !ok()).map(([name]) => name);
+    return this.draining ? ['draining', ...bad] : bad;
+  }
+}
+
+export interface HttpAppOptions {
+  log: Logger;
+  registry: Registry;
+  readiness: Readiness;
+  trustProxyHops: number;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+const requestId: RequestHandler = (req, res, next) => {
+  const given = req.headers['x-request-id'];
+  req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+  res.setHeader('X-Request-Id', req.id);
+  next();
+};
+
+/** An Express app with request ids, health, readiness and metrics; routes go between this and `finish`. */
+export function createHttpApp(o: HttpAppOptions): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  // Client IPs come from X-Forwarded-For only through as many proxies as configured (the Ingress).
+  app.set('trust proxy', o.trustProxyHops);
+  app.use(requestId);
+  app.use((_req, res, next) => {
+    if (o.readiness.isDraining) res.setHeader('Connection', 'close');
+    next();
+  });
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    const failing = o.readiness.failing();
+    if (failing.length === 0) {
+      res.json({ status: 'ready' });
+      return;
+    }
+    sendProblem(res, new AppError(ErrorCode.UNAVAILABLE, `not ready: ${failing.join(', ')}`, { retryAfter: 1 }));
+  });
+  app.get('/metrics', async (_req, res, next) => {
+    try {
+      res.type(o.registry.contentType).send(await o.registry.metrics());
+    } catch (err) {
+      next(err);
+    }
+  });
+  return app;
+}
+
+/** Adds the 404 fallback and the one problem+json error middleware; call after the routes. */
+export function finish(app: Express, log: Logger): Express {
+  app.use(notFoundHandler);
+  app.use(problemMiddleware(log));
+  return app;
+}

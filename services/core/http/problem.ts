@@ -1,0 +1,59 @@
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import { AppError, ErrorCode, isAppError, unavailable } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export const PROBLEM_TYPE_BASE = 'https://stampede.dev/problems/';
+
+export function sendProblem(res: Response, e: AppError): void {
+  if (e.retryAfter !== undefined) res.setHeader('Retry-After', String(e.retryAfter));
+  res
+    .status(e.httpStatus)
+    .type('application/problem+json')
+    .send(
+      JSON.stringify({
+        type: PROBLEM_TYPE_BASE + e.code.toLowerCase().replace(/_/g, '-'),
+        title: e.title,
+        status: e.httpStatus,
+        detail: e.message,
+        code: e.code,
+        ...e.extra,
+      }),
+    );
+}
+
+const DEPENDENCY_ERROR = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection is closed|MaxRetriesPerRequest|Stream isn't writeable|ConnectionAcquireTimeout|SequelizeConnection/;
+
+/** Turns whatever was thrown into an AppError: typed errors pass, parser and dependency errors are mapped. */
+export function toAppError(err: unknown): AppError {
+  if (isAppError(err)) return err;
+  const e = err as { type?: string; status?: number; message?: string; name?: string; code?: string };
+  if (e?.type === 'entity.too.large') {
+    return new AppError(ErrorCode.VALIDATION_FAILED, 'request body is too large', { status: 413 });
+  }
+  if (e?.type === 'entity.parse.failed') return new AppError(ErrorCode.VALIDATION_FAILED, 'malformed JSON body');
+  if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
+    return new AppError(ErrorCode.VALIDATION_FAILED, 'unsupported body encoding');
+  }
+  if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500) {
+    return new AppError(ErrorCode.VALIDATION_FAILED, e.message ?? 'bad request');
+  }
+  if (DEPENDENCY_ERROR.test(`${e?.name ?? ''} ${e?.code ?? ''} ${e?.message ?? ''}`)) {
+    return unavailable('a dependency is unavailable', err);
+  }
+  return new AppError(ErrorCode.INTERNAL, 'internal error', { cause: err });
+}
+
+/** The one error middleware: problem+json for every error, 5xx logged with the request id. */
+export function problemMiddleware(log: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    const e = toAppError(err);
+    if (e.httpStatus >= 500) {
+      log.error({ reqId: req.id, err: e.cause ?? err, code: e.code, path: req.path }, e.message);
+    }
+    if (!res.headersSent) sendProblem(res, e);
+  };
+}
+
+export const notFoundHandler: RequestHandler = (_req, _res, next) => {
+  next(new AppError(ErrorCode.NOT_FOUND, 'no such route'));
+};

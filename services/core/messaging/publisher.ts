@@ -1,0 +1,83 @@
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import { unavailable } from '../errors.js';
+import type { AmqpConnection } from './amqp.js';
+
+export interface PublishOptions {
+  messageId: string;
+  headers?: Record<string, unknown>;
+}
+
+interface Pending {
+  resolve: () => void;
+  reject: (e: Error) => void;
+  returned: boolean;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * Publishes persistent, `mandatory` messages and resolves only when the broker confirmed them. A nack, a
+ * basic.return (unroutable: RabbitMQ sends it before the ack), a lost channel or the timeout rejects with a
+ * 503-typed error, so the caller can undo what the message promised.
+ */
+export class ConfirmPublisher {
+  private readonly pending = new Map<string, Pending>();
+  private wired: ConfirmChannel | null = null;
+
+  constructor(
+    private readonly conn: AmqpConnection,
+    private readonly exchange: string,
+    private readonly timeoutMs: number,
+  ) {
+    conn.onChange((ch) => {
+      if (ch === null) this.failAll('broker connection lost');
+    });
+  }
+
+  get ready(): boolean {
+    return this.conn.channel !== null;
+  }
+
+  publish(routingKey: string, body: unknown, opts: PublishOptions): Promise<void> {
+    const ch = this.conn.channel;
+    if (!ch) return Promise.reject(unavailable('message broker unavailable'));
+    this.wire(ch);
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => this.settle(opts.messageId, 'publish confirm timed out'), this.timeoutMs);
+      this.pending.set(opts.messageId, { resolve, reject, returned: false, timer });
+      try {
+        ch.publish(this.exchange, routingKey, Buffer.from(JSON.stringify(body)), {
+          persistent: true,
+          mandatory: true,
+          contentType: 'application/json',
+          messageId: opts.messageId,
+          timestamp: Math.floor(Date.now() / 1000),
+          headers: opts.headers ?? {},
+        }, (err) => this.settle(opts.messageId, err ? `broker nacked: ${String(err)}` : null));
+      } catch (err) {
+        this.settle(opts.messageId, `publish failed: ${(err as Error).message}`);
+      }
+    });
+  }
+
+  private wire(ch: ConfirmChannel): void {
+    if (this.wired === ch) return;
+    this.wired = ch;
+    ch.on('return', (msg: ConsumeMessage) => {
+      const p = this.pending.get(String(msg.properties.messageId));
+      if (p) p.returned = true;
+    });
+  }
+
+  private settle(id: string, failure: string | null): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    clearTimeout(p.timer);
+    if (failure === null && !p.returned) p.resolve();
+    else p.reject(unavailable(failure ?? 'message was unroutable (no queue bound)'));
+  }
+
+  private failAll(reason: string): void {
+    for (const id of [...this.pending.keys()]) this.settle(id, reason);
+  }
+}

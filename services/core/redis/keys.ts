@@ -1,0 +1,22 @@
+/**
+ * Redis key names (DESIGN §6). Every key of one activity carries the literal hash tag `{a:<activity>}` so a
+ * Lua script touching several of them stays on one Redis Cluster slot.
+ */
+export interface ActivityKeys {
+  stock: string;
+  buyers: string;
+  info: string;
+  /** userId → Idempotency-Key of the user's accepted purchase. */
+  idem: string;
+}
+
+/** Kubernetes object names (DNS-1123 subdomain) are the activity ids; nothing else can exist. */
+export const ACTIVITY_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+export function activityKeys(prefix: string, activity: string): ActivityKeys {
+  const base = `${prefix}:{a:${activity}}`;
+  return { stock: `${base}:stock`, buyers: `${base}:buyers`, info: `${base}:info`, idem: `${base}:idem` };
+}
+
+/** Pub/sub channel on which stock changes (returns, preheat) are announced; the message is the activity. */
+export const stockEventsChannel = (prefix: string): string => `${prefix}:events:stock`;

@@ -1,0 +1,60 @@
+--[[
+  purchase: take `quantity` units of one activity's stock for one user, atomically.
+
+  KEYS[1] stock   <prefix>:{a:<id>}:stock   integer; a missing key means "not preheated", never zero
+  KEYS[2] buyers  <prefix>:{a:<id>}:buyers  hash userId -> "orderId:quantity"
+  KEYS[3] info    <prefix>:{a:<id>}:info    hash start, end (epoch ms), maxPerUser, state, total, price
+  KEYS[4] idem    <prefix>:{a:<id>}:idem    hash userId -> Idempotency-Key of the accepted purchase
+
+  ARGV[1] userId
+  ARGV[2] orderId   UUIDv7 made by the caller before the call; a replayed call carries the same one
+  ARGV[3] quantity  integer >= 1
+  ARGV[4] Idempotency-Key, or "" when the request had none
+
+  Returns {code, orderId, remaining, quantity}; remaining is -1 when unknown.
+     1 ACCEPTED           units taken, buyer entry written; orderId = ARGV[2]
+     2 REPLAYED           the user's entry already holds this orderId or this Idempotency-Key: the same
+                          answer as the first time, nothing taken again
+    -1 NOT_FOUND          no activity info
+    -2 NOT_PREHEATED      info present, stock key missing
+    -3 NOT_STARTED        now < start
+    -4 ENDED              now >= end
+    -5 PAUSED             info.state == "paused"
+    -6 LIMIT_EXCEEDED     quantity > maxPerUser
+    -7 ALREADY_PURCHASED  the user holds another order (its orderId returned)
+    -8 SOLD_OUT           remaining < quantity
+
+  The clock is Redis' own (TIME), so every seckill pod judges the window by one clock.
+]]
+local info = redis.call('HMGET', KEYS[3], 'start', 'end', 'maxPerUser', 'state')
+if not info[1] then return {-1, '', -1, 0} end
+local stock = redis.call('GET', KEYS[1])
+if not stock then return {-2, '', -1, 0} end
+stock = tonumber(stock)
+
+local entry = redis.call('HGET', KEYS[2], ARGV[1])
+if entry then
+  local sep = string.find(entry, ':', 1, true)
+  local existing = string.sub(entry, 1, sep - 1)
+  local held = tonumber(string.sub(entry, sep + 1))
+  if existing == ARGV[2] then return {2, existing, stock, held} end
+  if ARGV[4] ~= '' and redis.call('HGET', KEYS[4], ARGV[1]) == ARGV[4] then
+    return {2, existing, stock, held}
+  end
+  return {-7, existing, stock, held}
+end
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if now < tonumber(info[1]) then return {-3, '', stock, 0} end
+if now >= tonumber(info[2]) then return {-4, '', stock, 0} end
+if info[4] == 'paused' then return {-5, '', stock, 0} end
+
+local quantity = tonumber(ARGV[3])
+if quantity > tonumber(info[3]) then return {-6, '', stock, 0} end
+if stock < quantity then return {-8, '', stock, 0} end
+
+stock = redis.call('DECRBY', KEYS[1], quantity)
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[4], ARGV[1], ARGV[4]) end
+return {1, ARGV[2], stock, quantity}

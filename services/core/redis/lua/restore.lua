@@ -1,0 +1,30 @@
+--[[
+  restore: give a purchase's units back, exactly once.
+
+  KEYS[1] stock   <prefix>:{a:<id>}:stock
+  KEYS[2] buyers  <prefix>:{a:<id>}:buyers  hash userId -> "orderId:quantity"
+  KEYS[3] idem    <prefix>:{a:<id>}:idem
+
+  ARGV[1] userId
+  ARGV[2] orderId   only an entry that still holds this orderId is undone
+  ARGV[3] channel   pub/sub channel announcing stock changes
+  ARGV[4] activity  the message published on ARGV[3]
+
+  Returns {code, remaining}
+     1 RESTORED     entry removed, units added back, change announced
+     0 NOT_HELD     the entry is gone or holds another order: nothing changed (a second restore is a no-op)
+    -1 NO_STOCK     the stock key is gone (activity removed): nothing changed
+]]
+local stock = redis.call('GET', KEYS[1])
+if not stock then return {-1, -1} end
+local entry = redis.call('HGET', KEYS[2], ARGV[1])
+if not entry then return {0, tonumber(stock)} end
+local sep = string.find(entry, ':', 1, true)
+if string.sub(entry, 1, sep - 1) ~= ARGV[2] then return {0, tonumber(stock)} end
+
+local quantity = tonumber(string.sub(entry, sep + 1))
+redis.call('HDEL', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+local remaining = redis.call('INCRBY', KEYS[1], quantity)
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return {1, remaining}

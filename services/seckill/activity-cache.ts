@@ -1,0 +1,95 @@
+import type { Redis } from 'ioredis';
+import { readActivity, type StoredActivity } from '../core/activity/preheat.js';
+import type { Logger } from '../core/log.js';
+import { stockEventsChannel } from '../core/redis/keys.js';
+
+const TTL_MS = 2000;
+const MISSING_TTL_MS = 1000;
+/** A set sold-out flag is re-probed this often, in case a stock event was missed during a disconnect. */
+const SOLD_OUT_PROBE_MS = 2000;
+
+interface Entry {
+  value: StoredActivity | null;
+  at: number;
+}
+
+/**
+ * In-process knowledge of activities: their info (window, limit) and a sold-out flag. Both only ever let the
+ * hot path answer without Redis when the answer is certain enough; the Lua script stays authoritative.
+ * Every stock change (return, preheat) is announced on Redis pub/sub and clears both here, on every pod.
+ */
+export class ActivityCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly loading = new Map<string, Promise<StoredActivity | null>>();
+  private readonly soldOut = new Map<string, number>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The cached activity without waiting; a stale or absent entry is refreshed in the background. */
+  peek(name: string): StoredActivity | null | undefined {
+    const e = this.entries.get(name);
+    const fresh = e && this.now() - e.at < (e.value ? TTL_MS : MISSING_TTL_MS);
+    if (!fresh) void this.load(name).catch(() => undefined);
+    return e?.value;
+  }
+
+  /** True when the activity is known to exist; never touches Redis (safe for metric labels). */
+  known(name: string): boolean {
+    return Boolean(this.entries.get(name)?.value);
+  }
+
+  /** Reads through to Redis (single-flight per activity). */
+  load(name: string): Promise<StoredActivity | null> {
+    const running = this.loading.get(name);
+    if (running) return running;
+    const p = readActivity(this.redis, this.prefix, name)
+      .then((value) => {
+        this.entries.set(name, { value, at: this.now() });
+        return value;
+      })
+      .finally(() => this.loading.delete(name));
+    this.loading.set(name, p);
+    return p;
+  }
+
+  /** Cached for a short while: `GET …/stock` is polled by every waiting shopper. */
+  async stock(name: string): Promise<StoredActivity | null> {
+    const e = this.entries.get(name);
+    if (e && this.now() - e.at < 250) return e.value;
+    return this.load(name);
+  }
+
+  isSoldOut(name: string): boolean {
+    const until = this.soldOut.get(name);
+    return until !== undefined && until > this.now();
+  }
+
+  markSoldOut(name: string): void {
+    this.soldOut.set(name, this.now() + SOLD_OUT_PROBE_MS);
+  }
+
+  invalidate(name: string): void {
+    this.soldOut.delete(name);
+    this.entries.delete(name);
+  }
+
+  /** Subscribes `sub` (a dedicated connection) to stock events; a resubscribe forgets every flag. */
+  async subscribe(sub: Redis): Promise<void> {
+    const channel = stockEventsChannel(this.prefix);
+    sub.on('message', (ch: string, activity: string) => {
+      if (ch === channel) this.invalidate(activity);
+    });
+    sub.on('ready', () => {
+      // Events may have been missed while disconnected.
+      this.soldOut.clear();
+      this.entries.clear();
+    });
+    await sub.subscribe(channel);
+    this.log.debug({ channel }, 'subscribed to stock events');
+  }
+}

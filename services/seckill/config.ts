@@ -1,0 +1,25 @@
+import { EnvReader, readCommon, type CommonConfig, type Env } from '../core/config.js';
+
+export interface SeckillConfig extends CommonConfig {
+  port: number;
+  rateGlobal: number;
+  ratePerIp: number;
+  ratePerUser: number;
+  redisTimeoutMs: number;
+  publishTimeoutMs: number;
+}
+
+export function loadSeckillConfig(env: Env = process.env): SeckillConfig {
+  const r = new EnvReader(env);
+  const config: SeckillConfig = {
+    ...readCommon(r),
+    port: r.int('PORT', 8081, 0, 65535),
+    rateGlobal: r.int('SECKILL_RATE_GLOBAL', 20000),
+    ratePerIp: r.int('SECKILL_RATE_PER_IP', 200),
+    ratePerUser: r.int('SECKILL_RATE_PER_USER', 10),
+    redisTimeoutMs: r.int('SECKILL_REDIS_TIMEOUT_MS', 1000, 50, 60000),
+    publishTimeoutMs: r.int('SECKILL_PUBLISH_TIMEOUT_MS', 2000, 50, 60000),
+  };
+  r.done();
+  return config;
+}

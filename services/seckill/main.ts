@@ -1,0 +1,26 @@
+import { ConfigError } from '../core/config.js';
+import { gracefulShutdown, listen, onSignals } from '../core/http/server.js';
+import { createLogger } from '../core/log.js';
+import { loadSeckillConfig } from './config.js';
+import { buildSeckill } from './service.js';
+
+async function main(): Promise<void> {
+  const config = loadSeckillConfig();
+  const log = createLogger('seckill', config.logLevel);
+  const seckill = buildSeckill(config, log);
+  await seckill.start();
+  const server = await listen(seckill.app, config.port);
+  log.info({ port: config.port }, 'seckill listening');
+  onSignals(
+    gracefulShutdown({
+      log, readiness: seckill.readiness, server,
+      delayMs: config.shutdownDelaySeconds * 1000, drainTimeoutMs: 25_000, closers: seckill.closers,
+    }),
+    log,
+  );
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,134 @@
+import type { Redis } from 'ioredis';
+import { v7 as uuidv7 } from 'uuid';
+import type { StoredActivity } from '../core/activity/preheat.js';
+import { AppError, ErrorCode, unavailable } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { PurchaseMetrics } from '../core/metrics.js';
+import { ROUTING, type OrderPlaced } from '../core/messaging/topology.js';
+import type { ConfirmPublisher } from '../core/messaging/publisher.js';
+import { activityKeys, stockEventsChannel } from '../core/redis/keys.js';
+import { PurchaseCode, purchaseError, type PurchaseResult, type Scripts } from '../core/redis/scripts.js';
+import type { ActivityCache } from './activity-cache.js';
+
+export interface PurchaseRequest {
+  activity: string;
+  userId: string;
+  quantity: number;
+  idempotencyKey: string;
+  requestId: string;
+}
+
+export interface Accepted {
+  orderId: string;
+  activity: string;
+  quantity: number;
+  status: 'queued';
+}
+
+export interface PurchaseDeps {
+  redis: Redis;
+  scripts: Scripts;
+  cache: ActivityCache;
+  publisher: ConfirmPublisher;
+  metrics: PurchaseMetrics;
+  log: Logger;
+  prefix: string;
+  redisTimeoutMs: number;
+  now?: () => number;
+}
+
+/** Near a window boundary the local clock is not trusted; Redis' clock decides. */
+const CLOCK_MARGIN_MS = 2000;
+
+/**
+ * The purchase hot path: answers from memory when the answer is certain (sold out, outside the window,
+ * over the limit), otherwise one Lua call, then a confirmed publish. A failed publish gives the unit back.
+ */
+export class PurchaseService {
+  private readonly now: () => number;
+
+  constructor(private readonly d: PurchaseDeps) {
+    this.now = d.now ?? Date.now;
+  }
+
+  async purchase(req: PurchaseRequest): Promise<Accepted> {
+    this.rejectFromMemory(req);
+    if (this.d.redis.status !== 'ready') throw unavailable('stock store unavailable');
+    const orderId = uuidv7();
+    const r = await this.runScript(req, orderId);
+    if (r.code === PurchaseCode.SOLD_OUT || (r.code === PurchaseCode.ACCEPTED && r.remaining === 0)) {
+      this.d.cache.markSoldOut(req.activity);
+    }
+    if (r.remaining >= 0) this.d.metrics.stockRemaining.set({ activity: req.activity }, r.remaining);
+    const err = purchaseError(r);
+    if (err) throw err;
+    await this.publish(req, r, r.code === PurchaseCode.ACCEPTED);
+    return { orderId: r.orderId, activity: req.activity, quantity: r.quantity, status: 'queued' };
+  }
+
+  /** Answers that need no Redis: the cached view is only used where it cannot wrongly refuse a buyer. */
+  private rejectFromMemory(req: PurchaseRequest): void {
+    if (this.d.cache.isSoldOut(req.activity)) throw new AppError(ErrorCode.SOLD_OUT);
+    const known = this.d.cache.peek(req.activity);
+    if (known === null) throw new AppError(ErrorCode.ACTIVITY_NOT_FOUND);
+    if (known === undefined) return;
+    rejectByInfo(known, req.quantity, this.now());
+  }
+
+  private async runScript(req: PurchaseRequest, orderId: string): Promise<PurchaseResult> {
+    const k = activityKeys(this.d.prefix, req.activity);
+    const call = this.d.scripts.purchase(k, req.userId, orderId, req.quantity, req.idempotencyKey);
+    try {
+      return await withTimeout(call, this.d.redisTimeoutMs);
+    } catch (err) {
+      // The script may still run when ioredis re-sends it after a reconnect; a restore queued behind it on
+      // the same connection undoes it, so a 503 never leaves a unit taken.
+      void this.restore(req, orderId).catch(() => undefined);
+      throw unavailable('stock store did not answer in time', err);
+    }
+  }
+
+  private async publish(req: PurchaseRequest, r: PurchaseResult, fresh: boolean): Promise<void> {
+    const msg: OrderPlaced = {
+      orderId: r.orderId,
+      activity: req.activity,
+      userId: req.userId,
+      quantity: r.quantity,
+      placedAt: new Date(this.now()).toISOString(),
+      requestId: req.requestId,
+    };
+    try {
+      await this.d.publisher.publish(ROUTING.placed, msg, {
+        messageId: r.orderId,
+        headers: { 'x-request-id': req.requestId, 'x-attempt': 0 },
+      });
+    } catch (err) {
+      // A replay must not undo the original request's unit: only a fresh purchase is rolled back here.
+      if (fresh) await this.restore(req, r.orderId).catch((e: unknown) => this.d.log.error({ err: e }, 'restore failed'));
+      this.d.log.warn({ reqId: req.requestId, orderId: r.orderId, err: (err as Error).message }, 'publish failed');
+      throw err instanceof AppError ? err : unavailable('order queue unavailable', err);
+    }
+  }
+
+  private async restore(req: PurchaseRequest, orderId: string): Promise<void> {
+    const k = activityKeys(this.d.prefix, req.activity);
+    await this.d.scripts.restore(k, req.userId, orderId, stockEventsChannel(this.d.prefix), req.activity);
+  }
+}
+
+export function rejectByInfo(a: StoredActivity, quantity: number, now: number): void {
+  if (now < a.info.startMs - CLOCK_MARGIN_MS) throw new AppError(ErrorCode.NOT_STARTED);
+  if (now >= a.info.endMs + CLOCK_MARGIN_MS) throw new AppError(ErrorCode.ENDED);
+  if (a.info.paused) throw new AppError(ErrorCode.NOT_STARTED, 'the sale is paused');
+  if (quantity > a.info.maxPerUser) {
+    throw new AppError(ErrorCode.LIMIT_EXCEEDED, `at most ${a.info.maxPerUser} per user`);
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}

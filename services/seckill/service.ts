@@ -1,0 +1,69 @@
+import type { Express } from 'express';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import { TokenService } from '../core/auth/jwt.js';
+import { createHttpApp, finish, Readiness } from '../core/http/app.js';
+import type { Logger } from '../core/log.js';
+import { createRegistry, purchaseMetrics } from '../core/metrics.js';
+import { AmqpConnection } from '../core/messaging/amqp.js';
+import { ConfirmPublisher } from '../core/messaging/publisher.js';
+import { declareOrderTopology, orderTopology } from '../core/messaging/topology.js';
+import { createRedis } from '../core/redis/client.js';
+import { Scripts } from '../core/redis/scripts.js';
+import { ActivityCache } from './activity-cache.js';
+import type { SeckillConfig } from './config.js';
+import { PurchaseService } from './purchase.js';
+import { RateLimiter } from './rate-limit.js';
+import { mountSeckillRoutes, type OrderStatusSource } from './routes.js';
+
+export interface Seckill {
+  app: Express;
+  readiness: Readiness;
+  registry: Registry;
+  redis: Redis;
+  amqp: AmqpConnection;
+  /** Connects the broker and the stock-event subscription; resolves even when a dependency is down. */
+  start(): Promise<void>;
+  closers: { name: string; close: () => Promise<unknown> }[];
+}
+
+/** Builds the seckill process' parts from its config; main.ts and the tests both start from here. */
+export function buildSeckill(config: SeckillConfig, log: Logger, orderStatus?: OrderStatusSource): Seckill {
+  const registry = createRegistry('seckill');
+  const metrics = purchaseMetrics(registry);
+  const redis = createRedis({ url: config.redisUrl, log, name: 'seckill' });
+  const sub = createRedis({ url: config.redisUrl, log, name: 'seckill-events' });
+  const topology = orderTopology(config.prefix);
+  const amqp = new AmqpConnection({ url: config.amqpUrl, log, setup: (ch) => declareOrderTopology(ch, topology) });
+  const publisher = new ConfirmPublisher(amqp, topology.exchange, config.publishTimeoutMs);
+  const cache = new ActivityCache(redis, config.prefix, log);
+  const purchases = new PurchaseService({
+    redis, scripts: new Scripts(redis), cache, publisher, metrics, log,
+    prefix: config.prefix, redisTimeoutMs: config.redisTimeoutMs,
+  });
+  const readiness = new Readiness()
+    .add('redis', () => redis.status === 'ready')
+    .add('amqp', () => publisher.ready);
+  const app = createHttpApp({ log, registry, readiness, trustProxyHops: config.trustProxyHops });
+  mountSeckillRoutes(app, {
+    tokens: new TokenService(config.jwtSecret), purchases, cache, redis, prefix: config.prefix, metrics,
+    limits: {
+      global: new RateLimiter(config.rateGlobal),
+      perIp: new RateLimiter(config.ratePerIp),
+      perUser: new RateLimiter(config.ratePerUser),
+    },
+    ...(orderStatus ? { orderStatus } : {}),
+  });
+  finish(app, log);
+  return {
+    app, readiness, registry, redis, amqp,
+    start: async () => {
+      await Promise.all([amqp.start(), cache.subscribe(sub).catch((err: unknown) => log.warn({ err }, 'subscribe failed'))]);
+    },
+    closers: [
+      { name: 'amqp', close: () => amqp.close() },
+      { name: 'redis-events', close: () => sub.quit() },
+      { name: 'redis', close: () => redis.quit() },
+    ],
+  };
+}
