@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import { readActivity, type StoredActivity } from '../core/activity/preheat.js';
+import { unavailable } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { withTimeout } from '../core/timeout.js';
 import { stockEventsChannel } from '../core/redis/keys.js';
 
 const TTL_MS = 2000;
@@ -27,6 +29,7 @@ export class ActivityCache {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly log: Logger,
+    private readonly timeoutMs: number,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -47,7 +50,8 @@ export class ActivityCache {
   load(name: string): Promise<StoredActivity | null> {
     const running = this.loading.get(name);
     if (running) return running;
-    const p = readActivity(this.redis, this.prefix, name)
+    if (this.redis.status !== 'ready') return Promise.reject(unavailable('stock store unavailable'));
+    const p = withTimeout(readActivity(this.redis, this.prefix, name), this.timeoutMs, 'activity read')
       .then((value) => {
         this.entries.set(name, { value, at: this.now() });
         return value;

@@ -3,6 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { StoredActivity } from '../core/activity/preheat.js';
 import { AppError, ErrorCode, unavailable } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
+import { withTimeout } from '../core/timeout.js';
 import type { PurchaseMetrics } from '../core/metrics.js';
 import { ROUTING, type OrderPlaced } from '../core/messaging/topology.js';
 import type { ConfirmPublisher } from '../core/messaging/publisher.js';
@@ -54,6 +55,8 @@ export class PurchaseService {
   async purchase(req: PurchaseRequest): Promise<Accepted> {
     this.rejectFromMemory(req);
     if (this.d.redis.status !== 'ready') throw unavailable('stock store unavailable');
+    // Taking a unit we could not announce would only churn stock: refuse before the script.
+    if (!this.d.publisher.ready) throw unavailable('order queue unavailable');
     const orderId = uuidv7();
     const r = await this.runScript(req, orderId);
     if (r.code === PurchaseCode.SOLD_OUT || (r.code === PurchaseCode.ACCEPTED && r.remaining === 0)) {
@@ -79,7 +82,7 @@ export class PurchaseService {
     const k = activityKeys(this.d.prefix, req.activity);
     const call = this.d.scripts.purchase(k, req.userId, orderId, req.quantity, req.idempotencyKey);
     try {
-      return await withTimeout(call, this.d.redisTimeoutMs);
+      return await withTimeout(call, this.d.redisTimeoutMs, 'purchase script');
     } catch (err) {
       // The script may still run when ioredis re-sends it after a reconnect; a restore queued behind it on
       // the same connection undoes it, so a 503 never leaves a unit taken.
@@ -123,12 +126,4 @@ export function rejectByInfo(a: StoredActivity, quantity: number, now: number): 
   if (quantity > a.info.maxPerUser) {
     throw new AppError(ErrorCode.LIMIT_EXCEEDED, `at most ${a.info.maxPerUser} per user`);
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }

@@ -5,6 +5,7 @@ import type { StoredActivity } from '../core/activity/preheat.js';
 import type { Principal, TokenService } from '../core/auth/jwt.js';
 import { AppError, ErrorCode, unavailable } from '../core/errors.js';
 import type { PurchaseMetrics } from '../core/metrics.js';
+import { withTimeout } from '../core/timeout.js';
 import { ACTIVITY_NAME, activityKeys } from '../core/redis/keys.js';
 import type { ActivityCache } from './activity-cache.js';
 import type { PurchaseService } from './purchase.js';
@@ -123,7 +124,7 @@ export function mountSeckillRoutes(app: Express, d: SeckillRouteDeps): void {
   app.get('/seckill/:activity/stock', async (req, res) => {
     const name = activityParam(req);
     const a = await d.cache.stock(name).catch((err: unknown) => {
-      throw unavailable('stock store unavailable', err);
+      throw err instanceof AppError ? err : unavailable('stock store unavailable', err);
     });
     if (!a) throw new AppError(ErrorCode.ACTIVITY_NOT_FOUND);
     res.json({ activity: name, total: a.info.total, remaining: a.remaining, status: saleStatus(a, now()) });
@@ -138,7 +139,10 @@ export function mountSeckillRoutes(app: Express, d: SeckillRouteDeps): void {
       return;
     }
     if (d.redis.status !== 'ready') throw unavailable('stock store unavailable');
-    const entry = await d.redis.hget(activityKeys(d.prefix, name).buyers, principal.userId);
+    const entry = await withTimeout(d.redis.hget(activityKeys(d.prefix, name).buyers, principal.userId), 1000, 'result read')
+      .catch((err: unknown) => {
+        throw unavailable('stock store unavailable', err);
+      });
     if (!entry) throw new AppError(ErrorCode.NOT_PURCHASED);
     res.json({ orderId: entry.slice(0, entry.indexOf(':')), status: 'queued' satisfies OrderStatus });
   });

@@ -8,7 +8,7 @@ import { createRegistry, purchaseMetrics } from '../core/metrics.js';
 import { AmqpConnection } from '../core/messaging/amqp.js';
 import { ConfirmPublisher } from '../core/messaging/publisher.js';
 import { declareOrderTopology, orderTopology } from '../core/messaging/topology.js';
-import { createRedis } from '../core/redis/client.js';
+import { closeRedis, createRedis } from '../core/redis/client.js';
 import { Scripts } from '../core/redis/scripts.js';
 import { ActivityCache } from './activity-cache.js';
 import type { SeckillConfig } from './config.js';
@@ -36,7 +36,7 @@ export function buildSeckill(config: SeckillConfig, log: Logger, orderStatus?: O
   const topology = orderTopology(config.prefix);
   const amqp = new AmqpConnection({ url: config.amqpUrl, log, setup: (ch) => declareOrderTopology(ch, topology) });
   const publisher = new ConfirmPublisher(amqp, topology.exchange, config.publishTimeoutMs);
-  const cache = new ActivityCache(redis, config.prefix, log);
+  const cache = new ActivityCache(redis, config.prefix, log, config.redisTimeoutMs);
   const purchases = new PurchaseService({
     redis, scripts: new Scripts(redis), cache, publisher, metrics, log,
     prefix: config.prefix, redisTimeoutMs: config.redisTimeoutMs,
@@ -62,8 +62,8 @@ export function buildSeckill(config: SeckillConfig, log: Logger, orderStatus?: O
     },
     closers: [
       { name: 'amqp', close: () => amqp.close() },
-      { name: 'redis-events', close: () => sub.quit() },
-      { name: 'redis', close: () => redis.quit() },
+      { name: 'redis-events', close: () => closeRedis(sub) },
+      { name: 'redis', close: () => closeRedis(redis) },
     ],
   };
 }

@@ -36,3 +36,9 @@ export function createRedis(o: RedisOptions): Redis {
   });
   return redis;
 }
+
+/** QUIT lets queued replies arrive; without a connection it would wait forever, so disconnect instead. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
+  else redis.disconnect();
+}
