@@ -8,7 +8,11 @@ export default {
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
   },
-  testMatch: ['<rootDir>/services/**/*.test.ts', '<rootDir>/operator/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
+  testMatch: [
+    '<rootDir>/services/**/*.test.ts',
+    '<rootDir>/operator/**/*.test.ts',
+    '<rootDir>/test/**/*.test.ts',
+  ],
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.tools/'],
   testTimeout: 60000,
   maxWorkers: 2,

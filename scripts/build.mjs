@@ -8,7 +8,9 @@ const root = new URL('..', import.meta.url).pathname;
 const assets = /\.(lua|json|ya?ml|sql)$/;
 
 rmSync(join(root, 'dist'), { recursive: true, force: true });
-execFileSync(join(root, 'node_modules/.bin/tsc'), ['-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+execFileSync(join(root, 'node_modules/.bin/tsc'), ['-p', join(root, 'tsconfig.build.json')], {
+  stdio: 'inherit',
+});
 
 function copyAssets(dir) {
   for (const name of readdirSync(dir)) {

@@ -21,7 +21,8 @@ export class EnvReader {
   str(name: string, fallback: string, pattern?: RegExp, hint?: string): string {
     const raw = this.env[name];
     const value = raw === undefined || raw === '' ? fallback : raw;
-    if (pattern && !pattern.test(value)) this.problems.push(`${name}=${JSON.stringify(value)}: ${hint ?? pattern}`);
+    if (pattern && !pattern.test(value))
+      this.problems.push(`${name}=${JSON.stringify(value)}: ${hint ?? pattern}`);
     return value;
   }
 
@@ -83,12 +84,20 @@ export function readCommon(r: EnvReader): CommonConfig {
   return {
     nodeEnv,
     logLevel: r.str('LOG_LEVEL', 'info', /^(fatal|error|warn|info|debug|trace|silent)$/, 'a pino level'),
-    databaseUrl: r.url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/stampede', ['postgres:', 'postgresql:']),
+    databaseUrl: r.url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/stampede', [
+      'postgres:',
+      'postgresql:',
+    ]),
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
     amqpUrl: r.url('AMQP_URL', 'amqp://guest:guest@127.0.0.1:5672', ['amqp:', 'amqps:']),
     jwtSecret,
     // The prefix becomes part of Redis keys and RabbitMQ names: no braces (hash tags) or colons.
-    prefix: r.str('STAMPEDE_PREFIX', 'stampede', /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'letters, digits, _ . -'),
+    prefix: r.str(
+      'STAMPEDE_PREFIX',
+      'stampede',
+      /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/,
+      'letters, digits, _ . -',
+    ),
     trustProxyHops: r.int('TRUST_PROXY_HOPS', 0, 0, 10),
     shutdownDelaySeconds: r.int('SHUTDOWN_DELAY_SECONDS', 0, 0, 120),
   };

@@ -75,7 +75,11 @@ export class AppError extends Error {
   readonly extra: Record<string, unknown> | undefined;
 
   constructor(code: ErrorCode, detail?: string, options: AppErrorOptions = {}) {
+    // These are answers, not bugs: a stack trace would cost more than the sold-out answer itself.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(detail ?? TITLE[code], options.cause === undefined ? undefined : { cause: options.cause });
+    Error.stackTraceLimit = limit;
     this.name = 'AppError';
     this.code = code;
     this.httpStatus = options.status ?? STATUS[code];

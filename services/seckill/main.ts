@@ -13,8 +13,12 @@ async function main(): Promise<void> {
   log.info({ port: config.port }, 'seckill listening');
   onSignals(
     gracefulShutdown({
-      log, readiness: seckill.readiness, server,
-      delayMs: config.shutdownDelaySeconds * 1000, drainTimeoutMs: 25_000, closers: seckill.closers,
+      log,
+      readiness: seckill.readiness,
+      server,
+      delayMs: config.shutdownDelaySeconds * 1000,
+      drainTimeoutMs: 25_000,
+      closers: seckill.closers,
     }),
     log,
   );

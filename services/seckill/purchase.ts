@@ -107,8 +107,14 @@ export class PurchaseService {
       });
     } catch (err) {
       // A replay must not undo the original request's unit: only a fresh purchase is rolled back here.
-      if (fresh) await this.restore(req, r.orderId).catch((e: unknown) => this.d.log.error({ err: e }, 'restore failed'));
-      this.d.log.warn({ reqId: req.requestId, orderId: r.orderId, err: (err as Error).message }, 'publish failed');
+      if (fresh)
+        await this.restore(req, r.orderId).catch((e: unknown) =>
+          this.d.log.error({ err: e }, 'restore failed'),
+        );
+      this.d.log.warn(
+        { reqId: req.requestId, orderId: r.orderId, err: (err as Error).message },
+        'publish failed',
+      );
       throw err instanceof AppError ? err : unavailable('order queue unavailable', err);
     }
   }

@@ -34,19 +34,35 @@ export function buildSeckill(config: SeckillConfig, log: Logger, orderStatus?: O
   const redis = createRedis({ url: config.redisUrl, log, name: 'seckill' });
   const sub = createRedis({ url: config.redisUrl, log, name: 'seckill-events' });
   const topology = orderTopology(config.prefix);
-  const amqp = new AmqpConnection({ url: config.amqpUrl, log, setup: (ch) => declareOrderTopology(ch, topology) });
+  const amqp = new AmqpConnection({
+    url: config.amqpUrl,
+    log,
+    setup: (ch) => declareOrderTopology(ch, topology),
+  });
   const publisher = new ConfirmPublisher(amqp, topology.exchange, config.publishTimeoutMs);
   const cache = new ActivityCache(redis, config.prefix, log, config.redisTimeoutMs);
   const purchases = new PurchaseService({
-    redis, scripts: new Scripts(redis), cache, publisher, metrics, log,
-    prefix: config.prefix, redisTimeoutMs: config.redisTimeoutMs,
+    redis,
+    scripts: new Scripts(redis),
+    cache,
+    publisher,
+    metrics,
+    log,
+    prefix: config.prefix,
+    redisTimeoutMs: config.redisTimeoutMs,
   });
   const readiness = new Readiness()
     .add('redis', () => redis.status === 'ready')
     .add('amqp', () => publisher.ready);
-  const app = createHttpApp({ log, registry, readiness, trustProxyHops: config.trustProxyHops });
+  const http = { log, registry, readiness, trustProxyHops: config.trustProxyHops };
+  const app = createHttpApp(http);
   mountSeckillRoutes(app, {
-    tokens: new TokenService(config.jwtSecret), purchases, cache, redis, prefix: config.prefix, metrics,
+    tokens: new TokenService(config.jwtSecret),
+    purchases,
+    cache,
+    redis,
+    prefix: config.prefix,
+    metrics,
     limits: {
       global: new RateLimiter(config.rateGlobal),
       perIp: new RateLimiter(config.ratePerIp),
@@ -54,11 +70,18 @@ export function buildSeckill(config: SeckillConfig, log: Logger, orderStatus?: O
     },
     ...(orderStatus ? { orderStatus } : {}),
   });
-  finish(app, log);
+  finish(app, http);
   return {
-    app, readiness, registry, redis, amqp,
+    app,
+    readiness,
+    registry,
+    redis,
+    amqp,
     start: async () => {
-      await Promise.all([amqp.start(), cache.subscribe(sub).catch((err: unknown) => log.warn({ err }, 'subscribe failed'))]);
+      await Promise.all([
+        amqp.start(),
+        cache.subscribe(sub).catch((err: unknown) => log.warn({ err }, 'subscribe failed')),
+      ]);
     },
     closers: [
       { name: 'amqp', close: () => amqp.close() },

@@ -41,17 +41,24 @@ export async function dropAmqpPrefix(prefix: string): Promise<void> {
 }
 
 /** Polls `probe` until it returns a truthy value; the deadline only bounds a failing test. */
-export async function waitFor<T>(probe: () => Promise<T> | T, what: string, timeoutMs = 15_000): Promise<T> {
+type Truthy<T> = Exclude<T, null | undefined | false | 0 | ''>;
+
+export async function waitFor<T>(
+  probe: () => Promise<T> | T,
+  what: string,
+  timeoutMs = 15_000,
+): Promise<Truthy<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
     try {
       const v = await probe();
-      if (v) return v;
+      if (v) return v as Truthy<T>;
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }

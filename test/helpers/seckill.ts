@@ -12,7 +12,10 @@ export interface RunningSeckill {
 }
 
 /** An in-process seckill on a free port, its limits off unless the test sets them. */
-export async function startSeckill(prefix: string, env: Record<string, string> = {}): Promise<RunningSeckill> {
+export async function startSeckill(
+  prefix: string,
+  env: Record<string, string> = {},
+): Promise<RunningSeckill> {
   const config = loadSeckillConfig({
     ...process.env,
     SECKILL_RATE_GLOBAL: '0',
@@ -51,7 +54,13 @@ export interface Answer {
 export async function call(
   url: string,
   path: string,
-  init: { method?: string; token?: string; body?: unknown; raw?: string; headers?: Record<string, string> } = {},
+  init: {
+    method?: string;
+    token?: string;
+    body?: unknown;
+    raw?: string;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<Answer> {
   const headers: Record<string, string> = { ...init.headers };
   if (init.token) headers.authorization = `Bearer ${init.token}`;
@@ -62,7 +71,11 @@ export async function call(
   } else if (init.raw !== undefined) {
     headers['content-type'] ??= 'application/json';
   }
-  const res = await fetch(url + path, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
+  const res = await fetch(url + path, {
+    method: init.method ?? (body === undefined ? 'GET' : 'POST'),
+    headers,
+    body,
+  });
   const text = await res.text();
   let parsed: Record<string, unknown> = {};
   try {

@@ -53,7 +53,13 @@ describe('purchase.lua under random concurrent load', () => {
                   return;
                 }
                 const orderId = o.kind === 'replay' && prev ? prev : uuidv7();
-                const r = await scripts.purchase(k, user, orderId, o.quantity, o.kind === 'idem' ? `k-${user}` : '');
+                const r = await scripts.purchase(
+                  k,
+                  user,
+                  orderId,
+                  o.quantity,
+                  o.kind === 'idem' ? `k-${user}` : '',
+                );
                 expect(r.remaining).toBeGreaterThanOrEqual(0);
                 if (r.code === PurchaseCode.ACCEPTED) {
                   expect(r.orderId).toBe(orderId);
@@ -64,7 +70,9 @@ describe('purchase.lua under random concurrent load', () => {
                   expect(accepted.has(r.orderId)).toBe(true);
                 } else {
                   expect([
-                    PurchaseCode.SOLD_OUT, PurchaseCode.ALREADY_PURCHASED, PurchaseCode.LIMIT_EXCEEDED,
+                    PurchaseCode.SOLD_OUT,
+                    PurchaseCode.ALREADY_PURCHASED,
+                    PurchaseCode.LIMIT_EXCEEDED,
                   ]).toContain(r.code);
                 }
               }),
@@ -78,7 +86,8 @@ describe('purchase.lua under random concurrent load', () => {
           for (const q of held) expect(q).toBeLessThanOrEqual(maxPerUser);
           // Every accepted (and not restored) request holds exactly one entry, and no entry is unaccounted.
           expect(Object.keys(buyers).length).toBe(accepted.size);
-          for (const [orderId, { user, quantity }] of accepted) expect(buyers[user]).toBe(`${orderId}:${quantity}`);
+          for (const [orderId, { user, quantity }] of accepted)
+            expect(buyers[user]).toBe(`${orderId}:${quantity}`);
         },
       ),
       { numRuns: 60 },
@@ -119,7 +128,10 @@ describe('purchase.lua under random concurrent load', () => {
     const id = uuidv7();
     await scripts.purchase(k, 'u1', id, 1);
     expect((await scripts.restore(k, 'u1', uuidv7(), ch, a.name)).code).toBe(RestoreCode.NOT_HELD);
-    expect(await scripts.restore(k, 'u1', id, ch, a.name)).toEqual({ code: RestoreCode.RESTORED, remaining: 2 });
+    expect(await scripts.restore(k, 'u1', id, ch, a.name)).toEqual({
+      code: RestoreCode.RESTORED,
+      remaining: 2,
+    });
     expect((await scripts.restore(k, 'u1', id, ch, a.name)).code).toBe(RestoreCode.NOT_HELD);
     expect(await redis.get(k.stock)).toBe('2');
   });

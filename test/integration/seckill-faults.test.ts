@@ -6,7 +6,16 @@ import type { ActivityInfo } from '../../services/core/activity/spec.js';
 import { orderTopology } from '../../services/core/messaging/topology.js';
 import { activityKeys, stockEventsChannel } from '../../services/core/redis/keys.js';
 import { liveActivity } from '../helpers/activity.js';
-import { AMQP_URL, REDIS_URL, dropAmqpPrefix, dropRedisPrefix, newRedis, randomPrefix, tokens, waitFor } from '../helpers/env.js';
+import {
+  AMQP_URL,
+  REDIS_URL,
+  dropAmqpPrefix,
+  dropRedisPrefix,
+  newRedis,
+  randomPrefix,
+  tokens,
+  waitFor,
+} from '../helpers/env.js';
 import { FaultProxy } from '../helpers/proxy.js';
 import { call, startSeckill, waitReady, type Answer, type RunningSeckill } from '../helpers/seckill.js';
 
@@ -14,7 +23,10 @@ const prefix = randomPrefix('fault');
 let redis: Redis;
 let n = 0;
 const buy = async (s: RunningSeckill, a: ActivityInfo): Promise<Answer> =>
-  call(s.url, `/seckill/${a.name}`, { token: await tokens.sign({ userId: `f${++n}`, role: 'user' }), body: {} });
+  call(s.url, `/seckill/${a.name}`, {
+    token: await tokens.sign({ userId: `f${++n}`, role: 'user' }),
+    body: {},
+  });
 
 function expect503(r: Answer): void {
   expect({ status: r.status, code: r.body.code }).toEqual({ status: 503, code: 'UNAVAILABLE' });
@@ -23,7 +35,10 @@ function expect503(r: Answer): void {
 
 async function expectUntouched(a: ActivityInfo): Promise<void> {
   const k = activityKeys(prefix, a.name);
-  await waitFor(async () => (await redis.get(k.stock)) === String(a.total) && (await redis.hlen(k.buyers)) === 0, `stock of ${a.name} back to ${a.total}`);
+  await waitFor(
+    async () => (await redis.get(k.stock)) === String(a.total) && (await redis.hlen(k.buyers)) === 0,
+    `stock of ${a.name} back to ${a.total}`,
+  );
 }
 
 beforeAll(() => {
@@ -73,7 +88,10 @@ describe('RabbitMQ faults', () => {
 
   it('hanging broker: the confirm times out, 503, and the unit comes back', async () => {
     const proxy = await FaultProxy.forUrl(AMQP_URL).start();
-    const s = await startSeckill(prefix, { AMQP_URL: proxy.url(AMQP_URL), SECKILL_PUBLISH_TIMEOUT_MS: '300' });
+    const s = await startSeckill(prefix, {
+      AMQP_URL: proxy.url(AMQP_URL),
+      SECKILL_PUBLISH_TIMEOUT_MS: '300',
+    });
     try {
       await waitReady(s.url);
       const a = await liveActivity(redis, prefix, { total: 4 });
@@ -130,7 +148,10 @@ describe('Redis faults', () => {
 
   it('Redis hanging: 503 after the command timeout, and the late script is undone', async () => {
     const proxy = await FaultProxy.forUrl(REDIS_URL).start();
-    const s = await startSeckill(prefix, { REDIS_URL: proxy.url(REDIS_URL), SECKILL_REDIS_TIMEOUT_MS: '200' });
+    const s = await startSeckill(prefix, {
+      REDIS_URL: proxy.url(REDIS_URL),
+      SECKILL_REDIS_TIMEOUT_MS: '200',
+    });
     try {
       await waitReady(s.url);
       const a = await liveActivity(redis, prefix, { total: 3 });

@@ -9,7 +9,15 @@ import { activityKeys, stockEventsChannel } from '../../services/core/redis/keys
 import { Scripts } from '../../services/core/redis/scripts.js';
 import { orderTopology } from '../../services/core/messaging/topology.js';
 import { liveActivity } from '../helpers/activity.js';
-import { AMQP_URL, dropAmqpPrefix, dropRedisPrefix, newRedis, randomPrefix, tokens, waitFor } from '../helpers/env.js';
+import {
+  AMQP_URL,
+  dropAmqpPrefix,
+  dropRedisPrefix,
+  newRedis,
+  randomPrefix,
+  tokens,
+  waitFor,
+} from '../helpers/env.js';
 import { call, startSeckill, waitReady, type RunningSeckill } from '../helpers/seckill.js';
 
 const prefix = randomPrefix('http');
@@ -40,18 +48,35 @@ async function snapshot(a: ActivityInfo) {
   return { stock: await redis.get(k.stock), buyers: await redis.hgetall(k.buyers) };
 }
 
-function expectProblem(r: { status: number; body: Record<string, unknown>; headers: Headers }, status: number, code: string) {
+function expectProblem(
+  r: { status: number; body: Record<string, unknown>; headers: Headers },
+  status: number,
+  code: string,
+) {
   expect({ status: r.status, code: r.body.code }).toEqual({ status, code });
   expect(r.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-  expect(r.body).toMatchObject({ status, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
+  expect(r.body).toMatchObject({
+    status,
+    type: expect.any(String),
+    title: expect.any(String),
+    detail: expect.any(String),
+  });
 }
 
 describe('POST /seckill/:activity', () => {
   it('accepts with 202 after the broker confirmed, and the message is queued', async () => {
     const a = await liveActivity(redis, prefix, { total: 5, maxPerUser: 2 });
-    const r = await call(s.url, `/seckill/${a.name}`, { token: await token('buyer-1'), body: { quantity: 2 } });
+    const r = await call(s.url, `/seckill/${a.name}`, {
+      token: await token('buyer-1'),
+      body: { quantity: 2 },
+    });
     expect(r.status).toBe(202);
-    expect(r.body).toEqual({ orderId: expect.stringMatching(/^[0-9a-f-]{36}$/), activity: a.name, quantity: 2, status: 'queued' });
+    expect(r.body).toEqual({
+      orderId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      activity: a.name,
+      quantity: 2,
+      status: 'queued',
+    });
     expect(await snapshot(a)).toEqual({ stock: '3', buyers: { 'buyer-1': `${r.body.orderId}:2` } });
     const msg = await waitFor(async () => {
       for (;;) {
@@ -60,7 +85,12 @@ describe('POST /seckill/:activity', () => {
         if (m.properties.messageId === r.body.orderId) return m;
       }
     }, 'the order.placed message');
-    expect(JSON.parse(msg.content.toString())).toMatchObject({ orderId: r.body.orderId, activity: a.name, userId: 'buyer-1', quantity: 2 });
+    expect(JSON.parse(msg.content.toString())).toMatchObject({
+      orderId: r.body.orderId,
+      activity: a.name,
+      userId: 'buyer-1',
+      quantity: 2,
+    });
     expect(msg.properties.headers?.['x-request-id']).toBe(r.headers.get('x-request-id'));
   });
 
@@ -99,7 +129,11 @@ describe('POST /seckill/:activity', () => {
 
   it('refuses a quantity above maxPerUser with 409 LIMIT_EXCEEDED', async () => {
     const a = await liveActivity(redis, prefix, { total: 10, maxPerUser: 2 });
-    expectProblem(await call(s.url, `/seckill/${a.name}`, { token: await token(), body: { quantity: 3 } }), 409, 'LIMIT_EXCEEDED');
+    expectProblem(
+      await call(s.url, `/seckill/${a.name}`, { token: await token(), body: { quantity: 3 } }),
+      409,
+      'LIMIT_EXCEEDED',
+    );
     expect((await snapshot(a)).stock).toBe('10');
   });
 
@@ -110,10 +144,20 @@ describe('POST /seckill/:activity', () => {
       const won = await call(s.url, `/seckill/${a.name}`, { token: await token('winner'), body: {} });
       expect(won.status).toBe(202);
       for (const url of [s.url, other.url]) {
-        expectProblem(await call(url, `/seckill/${a.name}`, { token: await token(), body: {} }), 409, 'SOLD_OUT');
+        expectProblem(
+          await call(url, `/seckill/${a.name}`, { token: await token(), body: {} }),
+          409,
+          'SOLD_OUT',
+        );
       }
       // Give the unit back as a payment timeout would: both processes must sell it again.
-      await new Scripts(redis).restore(activityKeys(prefix, a.name), 'winner', String(won.body.orderId), stockEventsChannel(prefix), a.name);
+      await new Scripts(redis).restore(
+        activityKeys(prefix, a.name),
+        'winner',
+        String(won.body.orderId),
+        stockEventsChannel(prefix),
+        a.name,
+      );
       const again = await waitFor(async () => {
         const r = await call(other.url, `/seckill/${a.name}`, { token: await token(), body: {} });
         return r.status === 202 ? r : null;
@@ -125,8 +169,16 @@ describe('POST /seckill/:activity', () => {
   });
 
   it('answers 404 ACTIVITY_NOT_FOUND for unknown and impossible activity names', async () => {
-    expectProblem(await call(s.url, '/seckill/no-such-sale', { token: await token(), body: {} }), 404, 'ACTIVITY_NOT_FOUND');
-    expectProblem(await call(s.url, '/seckill/NOT_A_NAME!', { token: await token(), body: {} }), 404, 'ACTIVITY_NOT_FOUND');
+    expectProblem(
+      await call(s.url, '/seckill/no-such-sale', { token: await token(), body: {} }),
+      404,
+      'ACTIVITY_NOT_FOUND',
+    );
+    expectProblem(
+      await call(s.url, '/seckill/NOT_A_NAME!', { token: await token(), body: {} }),
+      404,
+      'ACTIVITY_NOT_FOUND',
+    );
   });
 
   it('answers 503 UNAVAILABLE with Retry-After when the stock is not preheated', async () => {
@@ -157,14 +209,24 @@ describe('bad input changes nothing', () => {
     ['a huge quantity', { body: { quantity: 1e12 } }],
     ['an unknown field', { body: { quantity: 1, price: '0.01' } }],
     ['an array body', { body: [1] }],
-    ['a non-JSON body', { raw: 'quantity=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } }],
+    [
+      'a non-JSON body',
+      { raw: 'quantity=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+    ],
     ['a bad Idempotency-Key', { body: {}, headers: { 'idempotency-key': 'x'.repeat(200) } }],
   ])('400 VALIDATION_FAILED for %s', async (_what, init) => {
-    expectProblem(await call(s.url, `/seckill/${a.name}`, { token: await token(), ...init }), 400, 'VALIDATION_FAILED');
+    expectProblem(
+      await call(s.url, `/seckill/${a.name}`, { token: await token(), ...init }),
+      400,
+      'VALIDATION_FAILED',
+    );
   });
 
   it('413 for a 1 MB body', async () => {
-    const r = await call(s.url, `/seckill/${a.name}`, { token: await token(), raw: JSON.stringify({ pad: 'x'.repeat(1 << 20) }) });
+    const r = await call(s.url, `/seckill/${a.name}`, {
+      token: await token(),
+      raw: JSON.stringify({ pad: 'x'.repeat(1 << 20) }),
+    });
     expect(r.status).toBe(413);
     expect(r.body.code).toBe('VALIDATION_FAILED');
     expect(r.headers.get('content-type')).toMatch(/^application\/problem\+json/);
@@ -176,14 +238,65 @@ describe('bad input changes nothing', () => {
   it.each([
     ['no token', async () => undefined],
     ['garbage', async () => 'not.a.jwt'],
-    ['alg none', async () => `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'u1', iss: 'stampede', aud: 'stampede', exp: now() + 60, iat: now() })}.`],
-    ['a wrong key', async () => new SignJWT({ role: 'user' }).setProtectedHeader({ alg: 'HS256' }).setSubject('u1').setIssuer('stampede').setAudience('stampede').setIssuedAt().setExpirationTime('5m').sign(new TextEncoder().encode('x'.repeat(48)))],
-    ['an expired token', async () => new SignJWT({ role: 'user' }).setProtectedHeader({ alg: 'HS256' }).setSubject('u1').setIssuer('stampede').setAudience('stampede').setIssuedAt(now() - 600).setExpirationTime(now() - 60).sign(secret)],
-    ['a wrong audience', async () => new SignJWT({ role: 'user' }).setProtectedHeader({ alg: 'HS256' }).setSubject('u1').setIssuer('stampede').setAudience('other').setIssuedAt().setExpirationTime('5m').sign(secret)],
-    ['HS512 instead of HS256', async () => new SignJWT({ role: 'user' }).setProtectedHeader({ alg: 'HS512' }).setSubject('u1').setIssuer('stampede').setAudience('stampede').setIssuedAt().setExpirationTime('5m').sign(secret)],
+    [
+      'alg none',
+      async () =>
+        `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'u1', iss: 'stampede', aud: 'stampede', exp: now() + 60, iat: now() })}.`,
+    ],
+    [
+      'a wrong key',
+      async () =>
+        new SignJWT({ role: 'user' })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('u1')
+          .setIssuer('stampede')
+          .setAudience('stampede')
+          .setIssuedAt()
+          .setExpirationTime('5m')
+          .sign(new TextEncoder().encode('x'.repeat(48))),
+    ],
+    [
+      'an expired token',
+      async () =>
+        new SignJWT({ role: 'user' })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('u1')
+          .setIssuer('stampede')
+          .setAudience('stampede')
+          .setIssuedAt(now() - 600)
+          .setExpirationTime(now() - 60)
+          .sign(secret),
+    ],
+    [
+      'a wrong audience',
+      async () =>
+        new SignJWT({ role: 'user' })
+          .setProtectedHeader({ alg: 'HS256' })
+          .setSubject('u1')
+          .setIssuer('stampede')
+          .setAudience('other')
+          .setIssuedAt()
+          .setExpirationTime('5m')
+          .sign(secret),
+    ],
+    [
+      'HS512 instead of HS256',
+      async () =>
+        new SignJWT({ role: 'user' })
+          .setProtectedHeader({ alg: 'HS512' })
+          .setSubject('u1')
+          .setIssuer('stampede')
+          .setAudience('stampede')
+          .setIssuedAt()
+          .setExpirationTime('5m')
+          .sign(secret),
+    ],
   ])('401 UNAUTHORIZED for %s', async (_what, make) => {
     const t = await make();
-    const r = await call(s.url, `/seckill/${a.name}`, { body: {}, ...(t ? { headers: { authorization: `Bearer ${t}` } } : {}) });
+    const r = await call(s.url, `/seckill/${a.name}`, {
+      body: {},
+      ...(t ? { headers: { authorization: `Bearer ${t}` } } : {}),
+    });
     expectProblem(r, 401, 'UNAUTHORIZED');
   });
 });
@@ -216,7 +329,16 @@ describe('rate limits', () => {
       const from = (ip: string) => ({ 'x-forwarded-for': ip });
       const ips = ['10.0.0.1', '10.0.0.1', '10.0.0.1', '10.0.0.1', '10.0.0.2'];
       const codes = await Promise.all(
-        ips.map(async (ip) => (await call(limited.url, `/seckill/${a.name}`, { token: await token(), body: {}, headers: from(ip) })).body.code),
+        ips.map(
+          async (ip) =>
+            (
+              await call(limited.url, `/seckill/${a.name}`, {
+                token: await token(),
+                body: {},
+                headers: from(ip),
+              })
+            ).body.code,
+        ),
       );
       expect(codes.slice(0, 4).filter((c) => c === 'RATE_LIMITED').length).toBeGreaterThanOrEqual(2);
       expect(codes[4]).toBe('SOLD_OUT');
@@ -229,7 +351,12 @@ describe('rate limits', () => {
 describe('GET /seckill/:activity/stock and /result', () => {
   it('reports total, remaining and status', async () => {
     const a = await liveActivity(redis, prefix, { total: 7 });
-    expect((await call(s.url, `/seckill/${a.name}/stock`)).body).toEqual({ activity: a.name, total: 7, remaining: 7, status: 'live' });
+    expect((await call(s.url, `/seckill/${a.name}/stock`)).body).toEqual({
+      activity: a.name,
+      total: 7,
+      remaining: 7,
+      status: 'live',
+    });
     const soon = await liveActivity(redis, prefix, { total: 2, startMs: Date.now() + 60_000 });
     expect((await call(s.url, `/seckill/${soon.name}/stock`)).body.status).toBe('upcoming');
     const gone = await call(s.url, '/seckill/missing-sale/stock');
@@ -240,8 +367,15 @@ describe('GET /seckill/:activity/stock and /result', () => {
     const a = await liveActivity(redis, prefix, { total: 2 });
     const t = await token('result-user');
     const bought = await call(s.url, `/seckill/${a.name}`, { token: t, body: {} });
-    expect((await call(s.url, `/seckill/${a.name}/result`, { token: t })).body).toEqual({ orderId: bought.body.orderId, status: 'queued' });
-    expectProblem(await call(s.url, `/seckill/${a.name}/result`, { token: await token() }), 404, 'NOT_PURCHASED');
+    expect((await call(s.url, `/seckill/${a.name}/result`, { token: t })).body).toEqual({
+      orderId: bought.body.orderId,
+      status: 'queued',
+    });
+    expectProblem(
+      await call(s.url, `/seckill/${a.name}/result`, { token: await token() }),
+      404,
+      'NOT_PURCHASED',
+    );
     expectProblem(await call(s.url, `/seckill/${a.name}/result`), 401, 'UNAUTHORIZED');
   });
 });
@@ -259,7 +393,11 @@ describe('health, readiness, metrics', () => {
 
   it('preheat during a sale is seen by the hot path', async () => {
     const a = await liveActivity(redis, prefix, { total: 0 });
-    expectProblem(await call(s.url, `/seckill/${a.name}`, { token: await token(), body: {} }), 409, 'SOLD_OUT');
+    expectProblem(
+      await call(s.url, `/seckill/${a.name}`, { token: await token(), body: {} }),
+      409,
+      'SOLD_OUT',
+    );
     await preheat(redis, prefix, { ...a, total: 1 });
     const r = await waitFor(async () => {
       const x = await call(s.url, `/seckill/${a.name}`, { token: await token(), body: {} });

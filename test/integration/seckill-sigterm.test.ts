@@ -9,7 +9,15 @@ import type { Redis } from 'ioredis';
 import { orderTopology } from '../../services/core/messaging/topology.js';
 import { activityKeys } from '../../services/core/redis/keys.js';
 import { liveActivity } from '../helpers/activity.js';
-import { AMQP_URL, dropAmqpPrefix, dropRedisPrefix, newRedis, randomPrefix, tokens, waitFor } from '../helpers/env.js';
+import {
+  AMQP_URL,
+  dropAmqpPrefix,
+  dropRedisPrefix,
+  newRedis,
+  randomPrefix,
+  tokens,
+  waitFor,
+} from '../helpers/env.js';
 import { call, waitReady } from '../helpers/seckill.js';
 
 const MAIN = new URL('../../dist/services/seckill/main.js', import.meta.url).pathname;
@@ -40,8 +48,14 @@ describe('graceful shutdown', () => {
     const url = `http://127.0.0.1:${port}`;
     const child = spawn(process.execPath, [MAIN], {
       env: {
-        ...process.env, PORT: String(port), STAMPEDE_PREFIX: prefix, SHUTDOWN_DELAY_SECONDS: '1', LOG_LEVEL: 'warn',
-        SECKILL_RATE_GLOBAL: '0', SECKILL_RATE_PER_IP: '0', SECKILL_RATE_PER_USER: '0',
+        ...process.env,
+        PORT: String(port),
+        STAMPEDE_PREFIX: prefix,
+        SHUTDOWN_DELAY_SECONDS: '1',
+        LOG_LEVEL: 'warn',
+        SECKILL_RATE_GLOBAL: '0',
+        SECKILL_RATE_PER_IP: '0',
+        SECKILL_RATE_PER_USER: '0',
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -51,7 +65,9 @@ describe('graceful shutdown', () => {
     await waitReady(url);
 
     const a = await liveActivity(redis, prefix, { total: 100_000 });
-    const users = await Promise.all(Array.from({ length: 2000 }, (_, i) => tokens.sign({ userId: `s${i}`, role: 'user' })));
+    const users = await Promise.all(
+      Array.from({ length: 2000 }, (_, i) => tokens.sign({ userId: `s${i}`, role: 'user' })),
+    );
     let routed = true;
     let next = 0;
     const outcomes: (number | string)[] = [];

@@ -43,7 +43,11 @@ export interface StoredActivity {
 }
 
 /** Reads an activity back from Redis in one round trip; null when there is no info hash. */
-export async function readActivity(redis: Redis, prefix: string, name: string): Promise<StoredActivity | null> {
+export async function readActivity(
+  redis: Redis,
+  prefix: string,
+  name: string,
+): Promise<StoredActivity | null> {
   const k = activityKeys(prefix, name);
   const res = await redis.multi().hgetall(k.info).get(k.stock).exec();
   const hash = (res?.[0]?.[1] ?? {}) as Record<string, string>;

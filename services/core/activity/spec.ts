@@ -34,7 +34,10 @@ export const activitySpecSchema = z
     maxPerUser: z.number().int().min(1).max(1000).default(1),
     window: z.object({ start: instant, end: instant }).strict(),
     paymentWindow: duration.default('15m'),
-    preheat: z.object({ leadTime: duration.default('10m') }).strict().default({}),
+    preheat: z
+      .object({ leadTime: duration.default('10m') })
+      .strict()
+      .default({}),
     scaling: z
       .object({
         leadTime: duration.default('5m'),

@@ -1,8 +1,11 @@
-import { SignJWT, jwtVerify, errors as joseErrors } from 'jose';
+import { createSecretKey, webcrypto, type KeyObject } from 'node:crypto';
+import { SignJWT } from 'jose';
 import { AppError, ErrorCode } from '../errors.js';
+import { verifyHs256, type Hs256Rules } from './hs256.js';
 
 /**
- * Access tokens (DESIGN §4): HS256 only, fixed issuer and audience, `exp` required. Verification is local:
+ * Access tokens (DESIGN §4): HS256 only, fixed issuer and audience, `exp` required. Issued with jose;
+ * verified locally by hs256.ts (see there why):
  * no network call per request. The algorithm is pinned so `alg: none` or an RS/HS confusion is refused.
  */
 export const JWT_ALG = 'HS256';
@@ -16,11 +19,31 @@ export interface Principal {
   role: Role;
 }
 
+const RULES: Hs256Rules = {
+  issuer: JWT_ISSUER,
+  audience: JWT_AUDIENCE,
+  maxAgeSeconds: ACCESS_TOKEN_TTL_SECONDS,
+  skewSeconds: 30,
+};
+
+/** Verified tokens, so a shopper retrying during a sale costs one signature check, not one per request. */
+const VERIFIED_CACHE_MAX = 100_000;
+
 export class TokenService {
-  private readonly key: Uint8Array;
+  // Imported once for signing: handing jose raw bytes would re-import the key on every call.
+  private readonly key: Promise<webcrypto.CryptoKey>;
+  private readonly rawKey: KeyObject;
+  private verified = new Map<string, { principal: Principal; expMs: number }>();
 
   constructor(secret: string) {
-    this.key = new TextEncoder().encode(secret);
+    this.rawKey = createSecretKey(Buffer.from(secret, 'utf8'));
+    this.key = webcrypto.subtle.importKey(
+      'raw',
+      new TextEncoder().encode(secret),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign', 'verify'],
+    );
   }
 
   async sign(p: Principal, ttlSeconds = ACCESS_TOKEN_TTL_SECONDS): Promise<string> {
@@ -31,27 +54,39 @@ export class TokenService {
       .setAudience(JWT_AUDIENCE)
       .setIssuedAt()
       .setExpirationTime(Math.floor(Date.now() / 1000) + Math.min(ttlSeconds, ACCESS_TOKEN_TTL_SECONDS))
-      .sign(this.key);
+      .sign(await this.key);
   }
 
   /** Verifies a bearer `Authorization` header value; any failure is 401 UNAUTHORIZED. */
   async verifyHeader(header: string | undefined): Promise<Principal> {
     const m = header ? /^Bearer ([A-Za-z0-9_.-]{1,4096})$/.exec(header) : null;
     if (!m) throw new AppError(ErrorCode.UNAUTHORIZED, 'a Bearer access token is required');
-    try {
-      const { payload } = await jwtVerify(m[1] as string, this.key, {
-        algorithms: [JWT_ALG],
-        issuer: JWT_ISSUER,
-        audience: JWT_AUDIENCE,
-        requiredClaims: ['exp', 'sub'],
-        maxTokenAge: ACCESS_TOKEN_TTL_SECONDS + 60,
-      });
-      const sub = payload.sub ?? '';
-      if (!/^[A-Za-z0-9_-]{1,64}$/.test(sub)) throw new Error('bad subject');
-      return { userId: sub, role: payload.role === 'admin' ? 'admin' : 'user' };
-    } catch (err) {
-      const detail = err instanceof joseErrors.JWTExpired ? 'the access token has expired' : 'invalid access token';
-      throw new AppError(ErrorCode.UNAUTHORIZED, detail);
+    const token = m[1] as string;
+    return this.cached(token) ?? this.verify(token);
+  }
+
+  /** The principal of a token verified before and not yet expired, without any crypto; else undefined. */
+  cachedHeader(header: string | undefined): Principal | undefined {
+    return header?.startsWith('Bearer ') ? this.cached(header.slice(7)) : undefined;
+  }
+
+  private cached(token: string): Principal | undefined {
+    const hit = this.verified.get(token);
+    return hit && hit.expMs > Date.now() ? hit.principal : undefined;
+  }
+
+  private verify(token: string): Promise<Principal> {
+    const claims = verifyHs256(token, this.rawKey, RULES, Math.floor(Date.now() / 1000));
+    if (typeof claims === 'string') {
+      const detail = claims === 'expired' ? 'the access token has expired' : 'invalid access token';
+      return Promise.reject(new AppError(ErrorCode.UNAUTHORIZED, detail));
     }
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(claims.sub)) {
+      return Promise.reject(new AppError(ErrorCode.UNAUTHORIZED, 'invalid access token'));
+    }
+    const principal: Principal = { userId: claims.sub, role: claims.role === 'admin' ? 'admin' : 'user' };
+    if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified = new Map();
+    this.verified.set(token, { principal, expMs: claims.exp * 1000 });
+    return Promise.resolve(principal);
   }
 }

@@ -4,24 +4,38 @@ import type { Logger } from '../log.js';
 
 export const PROBLEM_TYPE_BASE = 'https://stampede.dev/problems/';
 
-export function sendProblem(res: Response, e: AppError): void {
-  if (e.retryAfter !== undefined) res.setHeader('Retry-After', String(e.retryAfter));
-  res
-    .status(e.httpStatus)
-    .type('application/problem+json')
-    .send(
-      JSON.stringify({
-        type: PROBLEM_TYPE_BASE + e.code.toLowerCase().replace(/_/g, '-'),
-        title: e.title,
-        status: e.httpStatus,
-        detail: e.message,
-        code: e.code,
-        ...e.extra,
-      }),
-    );
+export function problemBody(e: AppError): string {
+  return JSON.stringify({
+    type: PROBLEM_TYPE_BASE + e.code.toLowerCase().replace(/_/g, '-'),
+    title: e.title,
+    status: e.httpStatus,
+    detail: e.message,
+    code: e.code,
+    ...e.extra,
+  });
 }
 
-const DEPENDENCY_ERROR = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection is closed|MaxRetriesPerRequest|Stream isn't writeable|ConnectionAcquireTimeout|SequelizeConnection/;
+/** A JSON answer written with node's own response calls (no content negotiation, no ETag). */
+export function sendJson(res: Response, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
+}
+
+/** Written with node's own response calls: the bulk of a flash sale's answers are problems. */
+export function sendProblem(res: Response, e: AppError): void {
+  const body = problemBody(e);
+  res.statusCode = e.httpStatus;
+  res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  if (e.retryAfter !== undefined) res.setHeader('Retry-After', String(e.retryAfter));
+  res.end(body);
+}
+
+const DEPENDENCY_ERROR =
+  /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection is closed|MaxRetriesPerRequest|Stream isn't writeable|ConnectionAcquireTimeout|SequelizeConnection/;
 
 /** Turns whatever was thrown into an AppError: typed errors pass, parser and dependency errors are mapped. */
 export function toAppError(err: unknown): AppError {
@@ -30,7 +44,8 @@ export function toAppError(err: unknown): AppError {
   if (e?.type === 'entity.too.large') {
     return new AppError(ErrorCode.VALIDATION_FAILED, 'request body is too large', { status: 413 });
   }
-  if (e?.type === 'entity.parse.failed') return new AppError(ErrorCode.VALIDATION_FAILED, 'malformed JSON body');
+  if (e?.type === 'entity.parse.failed')
+    return new AppError(ErrorCode.VALIDATION_FAILED, 'malformed JSON body');
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
     return new AppError(ErrorCode.VALIDATION_FAILED, 'unsupported body encoding');
   }

@@ -43,7 +43,8 @@ export class AmqpConnection {
     if (this.closing) return;
     try {
       const url = new URL(this.opts.url);
-      if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(this.opts.heartbeatSeconds ?? 10));
+      if (!url.searchParams.has('heartbeat'))
+        url.searchParams.set('heartbeat', String(this.opts.heartbeatSeconds ?? 10));
       const conn = await amqp.connect(url.toString(), { timeout: this.opts.connectTimeoutMs ?? 3000 });
       conn.on('error', (err: Error) => this.opts.log.warn({ err: err.message }, 'amqp connection error'));
       conn.on('close', () => this.lost('connection closed'));

@@ -42,17 +42,26 @@ export class ConfirmPublisher {
     if (!ch) return Promise.reject(unavailable('message broker unavailable'));
     this.wire(ch);
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => this.settle(opts.messageId, 'publish confirm timed out'), this.timeoutMs);
+      const timer = setTimeout(
+        () => this.settle(opts.messageId, 'publish confirm timed out'),
+        this.timeoutMs,
+      );
       this.pending.set(opts.messageId, { resolve, reject, returned: false, timer });
       try {
-        ch.publish(this.exchange, routingKey, Buffer.from(JSON.stringify(body)), {
-          persistent: true,
-          mandatory: true,
-          contentType: 'application/json',
-          messageId: opts.messageId,
-          timestamp: Math.floor(Date.now() / 1000),
-          headers: opts.headers ?? {},
-        }, (err) => this.settle(opts.messageId, err ? `broker nacked: ${String(err)}` : null));
+        ch.publish(
+          this.exchange,
+          routingKey,
+          Buffer.from(JSON.stringify(body)),
+          {
+            persistent: true,
+            mandatory: true,
+            contentType: 'application/json',
+            messageId: opts.messageId,
+            timestamp: Math.floor(Date.now() / 1000),
+            headers: opts.headers ?? {},
+          },
+          (err) => this.settle(opts.messageId, err ? `broker nacked: ${String(err)}` : null),
+        );
       } catch (err) {
         this.settle(opts.messageId, `publish failed: ${(err as Error).message}`);
       }

@@ -72,7 +72,13 @@ const lua = (name: string): string => readFileSync(new URL(`./lua/${name}.lua`, 
 
 type Reply = [number, string | number, number, number?];
 interface ScriptCommands {
-  stampedePurchase(k1: string, k2: string, k3: string, k4: string, ...argv: (string | number)[]): Promise<Reply>;
+  stampedePurchase(
+    k1: string,
+    k2: string,
+    k3: string,
+    k4: string,
+    ...argv: (string | number)[]
+  ): Promise<Reply>;
   stampedeRestore(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<Reply>;
   stampedePreheat(k1: string, k2: string, ...argv: (string | number)[]): Promise<Reply>;
 }
@@ -102,7 +108,14 @@ export class Scripts {
     idemKey = '',
   ): Promise<PurchaseResult> {
     const [code, id, remaining, qty] = await this.r.stampedePurchase(
-      k.stock, k.buyers, k.info, k.idem, userId, orderId, quantity, idemKey,
+      k.stock,
+      k.buyers,
+      k.info,
+      k.idem,
+      userId,
+      orderId,
+      quantity,
+      idemKey,
     );
     return { code: code as PurchaseCode, orderId: String(id), remaining, quantity: qty ?? 0 };
   }
@@ -115,7 +128,13 @@ export class Scripts {
     activity: string,
   ): Promise<{ code: RestoreCode; remaining: number }> {
     const [code, remaining] = await this.r.stampedeRestore(
-      k.stock, k.buyers, k.idem, userId, orderId, channel, activity,
+      k.stock,
+      k.buyers,
+      k.idem,
+      userId,
+      orderId,
+      channel,
+      activity,
     );
     return { code: code as RestoreCode, remaining: Number(remaining) };
   }
