@@ -16,4 +16,5 @@ export default {
   testPathIgnorePatterns: ['/node_modules/', '/dist/', '/.tools/'],
   testTimeout: 60000,
   maxWorkers: 2,
+  reporters: ['default', '<rootDir>/test/summary-reporter.cjs'],
 };

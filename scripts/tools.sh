@@ -15,8 +15,24 @@ work="$root/.tools/src"
 mkdir -p "$bin" "$work"
 export PATH="/usr/local/go/bin:$PATH" GOFLAGS=-mod=mod CGO_ENABLED=0
 
-fresh() { [ -x "$bin/$1" ] && [ "$(cat "$bin/$1.version" 2>/dev/null)" = "$2" ]; }
-stamp() { echo "$2" >"$bin/$1.version"; echo "tools: built $1 $2"; }
+# Built binaries are also kept per version in a cache outside the checkout, so a fresh clone (CI) on a
+# machine that built them once copies them instead of relinking.
+cache="${STAMPEDE_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/stampede-tools}"
+mkdir -p "$cache"
+
+fresh() {
+  [ -x "$bin/$1" ] && [ "$(cat "$bin/$1.version" 2>/dev/null)" = "$2" ] && return 0
+  if [ -x "$cache/$1-$2" ]; then
+    cp "$cache/$1-$2" "$bin/$1" && echo "$2" >"$bin/$1.version" && echo "tools: $1 $2 from cache"
+    return 0
+  fi
+  return 1
+}
+stamp() {
+  echo "$2" >"$bin/$1.version"
+  cp "$bin/$1" "$cache/$1-$2.tmp" && mv "$cache/$1-$2.tmp" "$cache/$1-$2"
+  echo "tools: built $1 $2"
+}
 
 build_kube_apiserver() {
   fresh kube-apiserver "$KUBE_VERSION" && return 0

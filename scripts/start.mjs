@@ -1,0 +1,114 @@
+// `npm start`: the whole platform on this machine. Checks that Postgres, Redis and RabbitMQ answer (naming
+// any that does not and how to start it), builds if needed, migrates, then runs every service as its own
+// supervised process: one that dies is logged and restarted with back-off; Ctrl-C stops them all cleanly.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
+
+const root = new URL('..', import.meta.url).pathname;
+const env = process.env;
+const SERVICES = [
+  { name: 'api', main: 'dist/services/api/main.js', port: env.API_PORT ?? '8080' },
+  { name: 'seckill', main: 'dist/services/seckill/main.js', port: env.SECKILL_PORT ?? '8081' },
+  { name: 'orders', main: 'dist/services/orders/main.js', port: env.ORDERS_PORT ?? '8082' },
+];
+const DEPENDENCIES = [
+  {
+    name: 'PostgreSQL',
+    url: env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/stampede',
+    port: 5432,
+    how: 'pg_ctlcluster $(ls /etc/postgresql) main start   (or: docker compose -f docker/compose.yaml up -d postgres)',
+  },
+  {
+    name: 'Redis',
+    url: env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    port: 6379,
+    how: 'redis-server --daemonize yes   (or: docker compose -f docker/compose.yaml up -d redis)',
+  },
+  {
+    name: 'RabbitMQ',
+    url: env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    port: 5672,
+    how: 'rabbitmq-server -detached   (or: docker compose -f docker/compose.yaml up -d rabbitmq)',
+  },
+];
+
+function reachable(url, fallbackPort) {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const s = connect({ host: u.hostname, port: Number(u.port || fallbackPort), timeout: 2000 });
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+    s.once('timeout', () => (s.destroy(), resolve(false)));
+  });
+}
+
+async function checkDependencies() {
+  const down = [];
+  for (const d of DEPENDENCIES) if (!(await reachable(d.url, d.port))) down.push(d);
+  if (down.length === 0) return;
+  for (const d of down)
+    console.error(`stampede: ${d.name} does not answer at ${new URL(d.url).host}\n  start it: ${d.how}`);
+  process.exit(1);
+}
+
+function runOnce(args, what) {
+  const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit', env });
+  if (r.status !== 0) {
+    console.error(`stampede: ${what} failed`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+const children = new Map();
+let stopping = false;
+
+function supervise(svc, attempt = 0) {
+  const child = spawn(process.execPath, [svc.main], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...env, PORT: svc.port },
+  });
+  const started = Date.now();
+  children.set(svc.name, child);
+  child.on('exit', (code, signal) => {
+    children.delete(svc.name);
+    if (stopping) return;
+    // A process that ran for a while restarts at once; one that keeps dying backs off up to 10 s.
+    const next = Date.now() - started > 30_000 ? 0 : attempt + 1;
+    const delay = Math.min(10_000, 250 * 2 ** next);
+    console.error(`stampede: ${svc.name} exited (${signal ?? code}); restarting in ${delay} ms`);
+    setTimeout(() => supervise(svc, next), delay).unref();
+  });
+}
+
+function stopAll(signal) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\nstampede: ${signal}, stopping ${[...children.keys()].join(', ')}`);
+  for (const child of children.values()) child.kill('SIGTERM');
+  const force = setTimeout(() => {
+    for (const child of children.values()) child.kill('SIGKILL');
+  }, 30_000);
+  const done = setInterval(() => {
+    if (children.size === 0) {
+      clearInterval(done);
+      clearTimeout(force);
+      process.exit(0);
+    }
+  }, 100);
+}
+
+await checkDependencies();
+if (!existsSync(`${root}dist/services/seckill/main.js`) || env.STAMPEDE_BUILD === '1')
+  runOnce(['scripts/build.mjs'], 'build');
+if (existsSync(`${root}dist/services/cli/main.js`))
+  runOnce(['dist/services/cli/main.js', 'migrate'], 'migrate');
+const present = SERVICES.filter((s) => existsSync(`${root}${s.main}`));
+for (const svc of present) supervise(svc);
+process.on('SIGINT', () => stopAll('SIGINT'));
+process.on('SIGTERM', () => stopAll('SIGTERM'));
+console.log('stampede: running');
+for (const s of present)
+  console.log(`  ${s.name.padEnd(8)} http://127.0.0.1:${s.port}  (health /healthz, metrics /metrics)`);
+console.log('  Ctrl-C stops everything');
