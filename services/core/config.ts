@@ -42,6 +42,20 @@ export class EnvReader {
     return n;
   }
 
+  intList(name: string, fallback: number[], min: number, max: number): number[] {
+    const raw = this.env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const parts = raw.split(',').map((p) => p.trim());
+    const values = parts.map(Number);
+    if (parts.some((p) => !/^\d+$/.test(p)) || values.some((v) => v < min || v > max) || values.length > 10) {
+      this.problems.push(
+        `${name}=${JSON.stringify(raw)}: expected up to 10 comma-separated integers in [${min}, ${max}]`,
+      );
+      return fallback;
+    }
+    return values;
+  }
+
   url(name: string, fallback: string, protocols: string[]): string {
     const value = this.str(name, fallback);
     try {
@@ -70,6 +84,8 @@ export interface CommonConfig {
   jwtSecret: string;
   prefix: string;
   trustProxyHops: number;
+  /** Retry tier delays; every process declaring the topology must agree (queue arguments are fixed). */
+  retryTiersMs: number[];
   /** Seconds a draining process keeps serving after readiness flips (lets the Ingress stop routing). */
   shutdownDelaySeconds: number;
 }
@@ -100,5 +116,6 @@ export function readCommon(r: EnvReader): CommonConfig {
     ),
     trustProxyHops: r.int('TRUST_PROXY_HOPS', 0, 0, 10),
     shutdownDelaySeconds: r.int('SHUTDOWN_DELAY_SECONDS', 0, 0, 120),
+    retryTiersMs: r.intList('STAMPEDE_RETRY_TIERS_MS', [1000, 5000, 30000], 10, 3_600_000),
   };
 }

@@ -17,6 +17,7 @@ export const ErrorCode = {
   RATE_LIMITED: 'RATE_LIMITED',
   UNAVAILABLE: 'UNAVAILABLE',
   STOCK_BELOW_SOLD: 'STOCK_BELOW_SOLD',
+  ORDER_CLOSED: 'ORDER_CLOSED',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -34,6 +35,7 @@ const STATUS: Record<ErrorCode, number> = {
   ALREADY_PURCHASED: 409,
   LIMIT_EXCEEDED: 409,
   STOCK_BELOW_SOLD: 409,
+  ORDER_CLOSED: 409,
   RATE_LIMITED: 429,
   UNAVAILABLE: 503,
   INTERNAL: 500,
@@ -52,6 +54,7 @@ const TITLE: Record<ErrorCode, string> = {
   ALREADY_PURCHASED: 'Already purchased',
   LIMIT_EXCEEDED: 'Per-user limit exceeded',
   STOCK_BELOW_SOLD: 'Stock below what is sold',
+  ORDER_CLOSED: 'Order closed',
   RATE_LIMITED: 'Too many requests',
   UNAVAILABLE: 'Service unavailable',
   INTERNAL: 'Internal error',

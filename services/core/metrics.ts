@@ -62,3 +62,64 @@ export class PurchaseRecorder {
     t.observe(seconds);
   }
 }
+
+export interface OrderMetrics {
+  persisted: Counter;
+  retries: Counter<'tier'>;
+  parked: Counter;
+  closed: Counter<'reason'>;
+  stale: Counter;
+  oversellRefused: Counter;
+  drift: Gauge<'activity'>;
+  batchSeconds: Histogram;
+}
+
+export function orderMetrics(registry: Registry): OrderMetrics {
+  const r = [registry];
+  return {
+    persisted: new Counter({
+      name: 'stampede_orders_persisted_total',
+      help: 'Orders committed to Postgres.',
+      registers: r,
+    }),
+    retries: new Counter({
+      name: 'stampede_order_retries_total',
+      help: 'Messages sent to a retry tier.',
+      labelNames: ['tier'],
+      registers: r,
+    }),
+    parked: new Counter({
+      name: 'stampede_orders_parked_total',
+      help: 'Messages moved to the parking lot.',
+      registers: r,
+    }),
+    closed: new Counter({
+      name: 'stampede_orders_closed_total',
+      help: 'Orders closed, by reason (payment_timeout, oversell_refused).',
+      labelNames: ['reason'],
+      registers: r,
+    }),
+    stale: new Counter({
+      name: 'stampede_orders_stale_total',
+      help: 'Messages dropped because their unit had already been given back.',
+      registers: r,
+    }),
+    oversellRefused: new Counter({
+      name: 'stampede_orders_oversell_refused_total',
+      help: 'Orders Postgres refused because they would sell more than the total stock.',
+      registers: r,
+    }),
+    drift: new Gauge({
+      name: 'stampede_reconcile_drift',
+      help: 'Units sold according to Redis minus units sold according to Postgres.',
+      labelNames: ['activity'],
+      registers: r,
+    }),
+    batchSeconds: new Histogram({
+      name: 'stampede_order_batch_duration_seconds',
+      help: 'Time to write one batch of orders.',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: r,
+    }),
+  };
+}

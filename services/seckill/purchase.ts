@@ -8,7 +8,13 @@ import type { PurchaseMetrics } from '../core/metrics.js';
 import { ROUTING, type OrderPlaced } from '../core/messaging/topology.js';
 import type { ConfirmPublisher } from '../core/messaging/publisher.js';
 import { activityKeys, stockEventsChannel } from '../core/redis/keys.js';
-import { PurchaseCode, purchaseError, type PurchaseResult, type Scripts } from '../core/redis/scripts.js';
+import {
+  PurchaseCode,
+  purchaseError,
+  RestoreCode,
+  type PurchaseResult,
+  type Scripts,
+} from '../core/redis/scripts.js';
 import type { ActivityCache } from './activity-cache.js';
 
 export interface PurchaseRequest {
@@ -106,22 +112,28 @@ export class PurchaseService {
         headers: { 'x-request-id': req.requestId, 'x-attempt': 0 },
       });
     } catch (err) {
-      // A replay must not undo the original request's unit: only a fresh purchase is rolled back here.
-      if (fresh)
-        await this.restore(req, r.orderId).catch((e: unknown) =>
-          this.d.log.error({ err: e }, 'restore failed'),
-        );
       this.d.log.warn(
         { reqId: req.requestId, orderId: r.orderId, err: (err as Error).message },
         'publish failed',
       );
+      // A replay must not undo the original request's unit: only a fresh purchase is rolled back here.
+      // If the worker already claimed the order (the message did arrive), the purchase stands.
+      const undo = fresh ? await this.restore(req, r.orderId).catch(() => null) : null;
+      if (undo === RestoreCode.CLAIMED) return;
       throw err instanceof AppError ? err : unavailable('order queue unavailable', err);
     }
   }
 
-  private async restore(req: PurchaseRequest, orderId: string): Promise<void> {
+  private async restore(req: PurchaseRequest, orderId: string): Promise<RestoreCode> {
     const k = activityKeys(this.d.prefix, req.activity);
-    await this.d.scripts.restore(k, req.userId, orderId, stockEventsChannel(this.d.prefix), req.activity);
+    const r = await this.d.scripts.restore(
+      k,
+      req.userId,
+      orderId,
+      stockEventsChannel(this.d.prefix),
+      req.activity,
+    );
+    return r.code;
   }
 }
 

@@ -33,7 +33,7 @@ export function buildSeckill(config: SeckillConfig, log: Logger, orderStatus?: O
   const metrics = purchaseMetrics(registry);
   const redis = createRedis({ url: config.redisUrl, log, name: 'seckill' });
   const sub = createRedis({ url: config.redisUrl, log, name: 'seckill-events' });
-  const topology = orderTopology(config.prefix);
+  const topology = orderTopology(config.prefix, config.retryTiersMs);
   const amqp = new AmqpConnection({
     url: config.amqpUrl,
     log,

@@ -6,7 +6,7 @@ import type { Channel } from 'amqplib';
  * a delay tier, waits out that tier's queue-level TTL and dead-letters back to `<p>.orders` as
  * `order.placed`. The parking lot has no TTL and is never re-fed automatically.
  */
-export const RETRY_TIERS_MS = [1_000, 5_000, 30_000] as const;
+export const DEFAULT_RETRY_TIERS_MS = [1_000, 5_000, 30_000];
 export const ROUTING = { placed: 'order.placed', parked: 'parked' } as const;
 
 export interface OrderTopology {
@@ -14,15 +14,21 @@ export interface OrderTopology {
   placedQueue: string;
   retryExchange: string;
   retryQueues: string[];
+  /** Queue-level TTL of each retry tier, in order. */
+  retryTiersMs: number[];
   parkedQueue: string;
 }
 
-export function orderTopology(prefix: string): OrderTopology {
+export function orderTopology(
+  prefix: string,
+  retryTiersMs: number[] = DEFAULT_RETRY_TIERS_MS,
+): OrderTopology {
   return {
     exchange: `${prefix}.orders`,
     placedQueue: `${prefix}.orders.placed`,
     retryExchange: `${prefix}.orders.retry`,
-    retryQueues: RETRY_TIERS_MS.map((_, i) => `${prefix}.orders.retry.${i + 1}`),
+    retryQueues: retryTiersMs.map((_, i) => `${prefix}.orders.retry.${i + 1}`),
+    retryTiersMs,
     parkedQueue: `${prefix}.orders.parked`,
   };
 }
@@ -37,7 +43,7 @@ export async function declareOrderTopology(ch: Channel, t: OrderTopology): Promi
   await ch.assertExchange(t.retryExchange, 'direct', { durable: true });
   await ch.assertQueue(t.placedQueue, { durable: true, arguments: QUORUM });
   await ch.bindQueue(t.placedQueue, t.exchange, ROUTING.placed);
-  for (const [i, ttl] of RETRY_TIERS_MS.entries()) {
+  for (const [i, ttl] of t.retryTiersMs.entries()) {
     const q = t.retryQueues[i] as string;
     await ch.assertQueue(q, {
       durable: true,

@@ -8,6 +8,10 @@ export interface ActivityKeys {
   info: string;
   /** userId → Idempotency-Key of the user's accepted purchase. */
   idem: string;
+  /** orderId → 1: the order worker has taken the order (lua/claim.lua). */
+  claimed: string;
+  /** orderId → 1: the order's unit was given back (lua/release.lua). */
+  released: string;
 }
 
 /** Kubernetes object names (DNS-1123 subdomain) are the activity ids; nothing else can exist. */
@@ -15,7 +19,14 @@ export const ACTIVITY_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 export function activityKeys(prefix: string, activity: string): ActivityKeys {
   const base = `${prefix}:{a:${activity}}`;
-  return { stock: `${base}:stock`, buyers: `${base}:buyers`, info: `${base}:info`, idem: `${base}:idem` };
+  return {
+    stock: `${base}:stock`,
+    buyers: `${base}:buyers`,
+    info: `${base}:info`,
+    idem: `${base}:idem`,
+    claimed: `${base}:claimed`,
+    released: `${base}:released`,
+  };
 }
 
 /** Pub/sub channel on which stock changes (returns, preheat) are announced; the message is the activity. */

@@ -22,6 +22,7 @@ export enum RestoreCode {
   RESTORED = 1,
   NOT_HELD = 0,
   NO_STOCK = -1,
+  CLAIMED = 2,
 }
 
 /** Return codes of lua/preheat.lua. */
@@ -68,36 +69,43 @@ export function purchaseError(r: PurchaseResult): AppError | null {
   }
 }
 
-const lua = (name: string): string => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
-
-type Reply = [number, string | number, number, number?];
-interface ScriptCommands {
-  stampedePurchase(
-    k1: string,
-    k2: string,
-    k3: string,
-    k4: string,
-    ...argv: (string | number)[]
-  ): Promise<Reply>;
-  stampedeRestore(k1: string, k2: string, k3: string, ...argv: (string | number)[]): Promise<Reply>;
-  stampedePreheat(k1: string, k2: string, ...argv: (string | number)[]): Promise<Reply>;
+/** Return codes of lua/release.lua. */
+export enum ReleaseCode {
+  RELEASED = 1,
+  ALREADY = 0,
+  NO_STOCK = -1,
 }
+
+const SCRIPTS = {
+  purchase: 4,
+  restore: 4,
+  preheat: 2,
+  claim: 3,
+  release: 3,
+} as const;
+type ScriptName = keyof typeof SCRIPTS;
+type Arg = string | number;
+type Runner = (...args: Arg[]) => Promise<unknown>;
+
+const source = (name: string): string => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+const command = (name: ScriptName): string => `stampede_${name}`;
 
 /**
  * The scripts as ioredis commands: EVALSHA with a transparent EVAL fallback, so a call is one round trip.
  * Every key is passed in KEYS; nothing inside a script builds a key name.
  */
 export class Scripts {
-  private readonly r: Redis & ScriptCommands;
-
-  constructor(redis: Redis) {
-    const r = redis as Redis & ScriptCommands;
-    if (typeof r.stampedePurchase !== 'function') {
-      r.defineCommand('stampedePurchase', { numberOfKeys: 4, lua: lua('purchase') });
-      r.defineCommand('stampedeRestore', { numberOfKeys: 3, lua: lua('restore') });
-      r.defineCommand('stampedePreheat', { numberOfKeys: 2, lua: lua('preheat') });
+  constructor(private readonly redis: Redis) {
+    const r = redis as unknown as Record<string, unknown>;
+    for (const [name, numberOfKeys] of Object.entries(SCRIPTS) as [ScriptName, number][]) {
+      if (typeof r[command(name)] !== 'function')
+        redis.defineCommand(command(name), { numberOfKeys, lua: source(name) });
     }
-    this.r = r;
+  }
+
+  private run<T>(name: ScriptName, keys: string[], argv: Arg[]): Promise<T> {
+    const fn = (this.redis as unknown as Record<string, Runner>)[command(name)] as Runner;
+    return fn.call(this.redis, ...keys, ...argv) as Promise<T>;
   }
 
   async purchase(
@@ -107,43 +115,48 @@ export class Scripts {
     quantity: number,
     idemKey = '',
   ): Promise<PurchaseResult> {
-    const [code, id, remaining, qty] = await this.r.stampedePurchase(
-      k.stock,
-      k.buyers,
-      k.info,
-      k.idem,
-      userId,
-      orderId,
-      quantity,
-      idemKey,
+    const [code, id, remaining, qty] = await this.run<[number, string, number, number]>(
+      'purchase',
+      [k.stock, k.buyers, k.info, k.idem],
+      [userId, orderId, quantity, idemKey],
     );
     return { code: code as PurchaseCode, orderId: String(id), remaining, quantity: qty ?? 0 };
   }
 
-  async restore(
-    k: ActivityKeys,
-    userId: string,
-    orderId: string,
-    channel: string,
-    activity: string,
-  ): Promise<{ code: RestoreCode; remaining: number }> {
-    const [code, remaining] = await this.r.stampedeRestore(
-      k.stock,
-      k.buyers,
-      k.idem,
-      userId,
-      orderId,
-      channel,
-      activity,
+  async restore(k: ActivityKeys, userId: string, orderId: string, channel: string, activity: string) {
+    const [code, remaining] = await this.run<[number, number]>(
+      'restore',
+      [k.stock, k.buyers, k.idem, k.claimed],
+      [userId, orderId, channel, activity],
     );
     return { code: code as RestoreCode, remaining: Number(remaining) };
   }
 
   async preheat(
     k: ActivityKeys,
-    argv: (string | number)[],
+    argv: Arg[],
   ): Promise<{ code: PreheatCode; remaining: number; total: number }> {
-    const [code, remaining, total] = await this.r.stampedePreheat(k.stock, k.info, ...argv);
+    const [code, remaining, total] = await this.run<[number, number, number]>(
+      'preheat',
+      [k.stock, k.info],
+      argv,
+    );
     return { code: code as PreheatCode, remaining: Number(remaining), total: Number(total) };
+  }
+
+  /** One call per activity: true for each (userId, orderId) the worker may persist. */
+  async claim(k: ActivityKeys, pairs: { userId: string; orderId: string }[]): Promise<boolean[]> {
+    const argv = pairs.flatMap((p) => [p.userId, p.orderId]);
+    const codes = await this.run<number[]>('claim', [k.buyers, k.claimed, k.released], argv);
+    return codes.map((c) => c === 1);
+  }
+
+  async release(k: ActivityKeys, userId: string, orderId: string, channel: string, activity: string) {
+    const [code, remaining] = await this.run<[number, number]>(
+      'release',
+      [k.stock, k.buyers, k.released],
+      [userId, orderId, channel, activity],
+    );
+    return { code: code as ReleaseCode, remaining: Number(remaining) };
   }
 }

@@ -4,6 +4,7 @@
   KEYS[1] stock   <prefix>:{a:<id>}:stock
   KEYS[2] buyers  <prefix>:{a:<id>}:buyers  hash userId -> "orderId:quantity"
   KEYS[3] idem    <prefix>:{a:<id>}:idem
+  KEYS[4] claimed <prefix>:{a:<id>}:claimed  hash orderId -> "1" (lua/claim.lua)
 
   ARGV[1] userId
   ARGV[2] orderId   only an entry that still holds this orderId is undone
@@ -13,6 +14,7 @@
   Returns {code, remaining}
      1 RESTORED     entry removed, units added back, change announced
      0 NOT_HELD     the entry is gone or holds another order: nothing changed (a second restore is a no-op)
+     2 CLAIMED      the order worker already took this order: it stands, nothing changed
     -1 NO_STOCK     the stock key is gone (activity removed): nothing changed
 ]]
 local stock = redis.call('GET', KEYS[1])
@@ -21,6 +23,7 @@ local entry = redis.call('HGET', KEYS[2], ARGV[1])
 if not entry then return {0, tonumber(stock)} end
 local sep = string.find(entry, ':', 1, true)
 if string.sub(entry, 1, sep - 1) ~= ARGV[2] then return {0, tonumber(stock)} end
+if redis.call('HEXISTS', KEYS[4], ARGV[2]) == 1 then return {2, tonumber(stock)} end
 
 local quantity = tonumber(string.sub(entry, sep + 1))
 redis.call('HDEL', KEYS[2], ARGV[1])

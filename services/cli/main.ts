@@ -1,0 +1,69 @@
+import { readFileSync } from 'node:fs';
+import { applyActivity } from '../core/activity/apply.js';
+import { ConfigError } from '../core/config.js';
+import { createSequelize } from '../core/db/connect.js';
+import { ensureDatabase, migrate } from '../core/db/migrate.js';
+import { isAppError } from '../core/errors.js';
+import { createLogger } from '../core/log.js';
+import { closeRedis, createRedis } from '../core/redis/client.js';
+import { loadCliConfig, type CliConfig } from './config.js';
+import { parseManifests } from './manifest.js';
+
+const USAGE = `usage: stampede <command>
+  migrate                 create the database if missing and run migrations
+  apply -f <file.yaml>    register and preheat the SeckillActivity manifests in a file (no Kubernetes)`;
+
+async function runMigrate(config: CliConfig): Promise<void> {
+  if (await ensureDatabase(config.databaseUrl))
+    console.log(`created database ${new URL(config.databaseUrl).pathname.slice(1)}`);
+  const db = createSequelize({ url: config.databaseUrl, log: createLogger('cli', 'warn') });
+  try {
+    const done = await migrate(db);
+    console.log(done.length ? `applied ${done.join(', ')}` : 'database is up to date');
+  } finally {
+    await db.close();
+  }
+}
+
+async function runApply(config: CliConfig, args: string[]): Promise<void> {
+  const i = args.findIndex((a) => a === '-f' || a === '--filename');
+  const file = i >= 0 ? args[i + 1] : undefined;
+  if (!file) throw new Error('apply needs -f <manifest.yaml>');
+  const manifests = parseManifests(readFileSync(file === '-' ? 0 : file, 'utf8'));
+  const log = createLogger('cli', 'warn');
+  const db = createSequelize({ url: config.databaseUrl, log });
+  const redis = createRedis({ url: config.redisUrl, log, name: 'cli' });
+  try {
+    for (const m of manifests) {
+      const r = await applyActivity(db, redis, config.prefix, m.name, m.spec);
+      console.log(
+        `seckillactivity/${m.name} ${r.created ? 'created' : 'configured'} (stock ${r.preheat.remaining}/${r.preheat.total})`,
+      );
+    }
+  } finally {
+    await closeRedis(redis);
+    await db.close();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  if (command !== 'migrate' && command !== 'apply') {
+    console.error(USAGE);
+    return 2;
+  }
+  const config = loadCliConfig();
+  if (command === 'migrate') await runMigrate(config);
+  else await runApply(config, args);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError || isAppError(err) || err instanceof Error)
+      console.error(`stampede: ${err.message}`);
+    else console.error(err);
+    process.exit(1);
+  },
+);

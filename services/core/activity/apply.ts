@@ -1,0 +1,78 @@
+import type { Redis } from 'ioredis';
+import { QueryTypes, type Sequelize } from 'sequelize';
+import { v7 as uuidv7 } from 'uuid';
+import { AppError, ErrorCode } from '../errors.js';
+import { parseDuration } from './duration.js';
+import { preheat, type PreheatResult } from './preheat.js';
+import { infoFromSpec, type ActivitySpec } from './spec.js';
+
+export interface ApplyResult {
+  activity: string;
+  created: boolean;
+  preheat: PreheatResult;
+}
+
+/**
+ * What the operator does for one SeckillActivity, once: upsert product and activity in Postgres, then
+ * preheat Redis, all inside one transaction that holds the activity's row lock, so a total below what is
+ * sold (in Postgres or in Redis) is refused and changes nothing anywhere. Re-applying is idempotent.
+ */
+export async function applyActivity(
+  db: Sequelize,
+  redis: Redis,
+  prefix: string,
+  name: string,
+  spec: ActivitySpec,
+): Promise<ApplyResult> {
+  return db.transaction(async (transaction) => {
+    const [product] = await db.query<{ id: string }>(
+      `INSERT INTO products (id, sku, name, original_price) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name, original_price = EXCLUDED.original_price, updated_at = now()
+       RETURNING id`,
+      {
+        bind: [uuidv7(), spec.product.sku, spec.product.name, spec.product.originalPrice ?? null],
+        type: QueryTypes.SELECT,
+        transaction,
+      },
+    );
+    const [current] = await db.query<{ id: string; sold: number }>(
+      `SELECT id, sold FROM seckill_activities WHERE name = $1 FOR UPDATE`,
+      { bind: [name], type: QueryTypes.SELECT, transaction },
+    );
+    if (current && spec.stock < current.sold) {
+      throw new AppError(
+        ErrorCode.STOCK_BELOW_SOLD,
+        `stock ${spec.stock} is below the ${current.sold} units already sold for ${name}`,
+      );
+    }
+    const paymentSeconds = Math.ceil((parseDuration(spec.paymentWindow) ?? 0) / 1000);
+    await db.query(
+      `INSERT INTO seckill_activities (id, name, product_id, total_stock, max_per_user, start_time, end_time,
+         payment_window_seconds, price, paused, spec)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       ON CONFLICT (name) DO UPDATE SET product_id = EXCLUDED.product_id, total_stock = EXCLUDED.total_stock,
+         max_per_user = EXCLUDED.max_per_user, start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time,
+         payment_window_seconds = EXCLUDED.payment_window_seconds, price = EXCLUDED.price, paused = EXCLUDED.paused,
+         spec = EXCLUDED.spec, updated_at = now()`,
+      {
+        bind: [
+          uuidv7(),
+          name,
+          product?.id,
+          spec.stock,
+          spec.maxPerUser,
+          spec.window.start,
+          spec.window.end,
+          Math.max(1, paymentSeconds),
+          spec.product.price,
+          spec.paused,
+          JSON.stringify(spec),
+        ],
+        transaction,
+      },
+    );
+    // Inside the transaction: if Redis refuses (it has sold more than the new total), nothing commits.
+    const result = await preheat(redis, prefix, infoFromSpec(name, spec));
+    return { activity: name, created: !current, preheat: result };
+  });
+}

@@ -1,0 +1,57 @@
+import pg from 'pg';
+import type { QueryInterface, Sequelize } from 'sequelize';
+import { SequelizeStorage, Umzug, type MigrationParams } from 'umzug';
+import { initial } from './migrations/0001-initial.js';
+
+export interface Migration {
+  name: string;
+  up(p: MigrationParams<QueryInterface>): Promise<void>;
+  down(p: MigrationParams<QueryInterface>): Promise<void>;
+}
+
+/** Every migration in order; new ones are appended, never edited once released. */
+export const MIGRATIONS: Migration[] = [initial];
+
+export function migrator(sequelize: Sequelize): Umzug<QueryInterface> {
+  return new Umzug({
+    migrations: MIGRATIONS.map((m) => ({ name: m.name, up: m.up, down: m.down })),
+    context: sequelize.getQueryInterface(),
+    storage: new SequelizeStorage({ sequelize, tableName: 'stampede_migrations' }),
+    logger: undefined,
+  });
+}
+
+/** Runs pending migrations; returns their names. Serialised across processes by an advisory lock. */
+export async function migrate(sequelize: Sequelize): Promise<string[]> {
+  const lock = 7_316_221;
+  await sequelize.query('SELECT pg_advisory_lock(:lock)', { replacements: { lock } });
+  try {
+    const done = await migrator(sequelize).up();
+    return done.map((m) => m.name);
+  } finally {
+    await sequelize.query('SELECT pg_advisory_unlock(:lock)', { replacements: { lock } });
+  }
+}
+
+/** Creates the database named in `url` if it does not exist (connecting to the `postgres` database). */
+export async function ensureDatabase(url: string): Promise<boolean> {
+  const u = new URL(url);
+  const name = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (!/^[A-Za-z0-9_-]{1,63}$/.test(name))
+    throw new Error(`refusing to create database ${JSON.stringify(name)}`);
+  u.pathname = '/postgres';
+  u.search = '';
+  const client = new pg.Client({ connectionString: u.toString() });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount) return false;
+    await client.query(`CREATE DATABASE "${name}"`);
+    return true;
+  } catch (err) {
+    if ((err as { code?: string }).code === '42P04') return false; // created concurrently
+    throw err;
+  } finally {
+    await client.end();
+  }
+}

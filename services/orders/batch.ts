@@ -1,0 +1,72 @@
+import type { ConsumeMessage } from 'amqplib';
+import type { Redis } from 'ioredis';
+import type { Sequelize } from 'sequelize';
+import type { OrderPlaced } from '../core/messaging/topology.js';
+import { activityKeys } from '../core/redis/keys.js';
+import { Scripts } from '../core/redis/scripts.js';
+import { parseOrderPlaced } from './message.js';
+import { persistBatch, type Outcome } from './persist.js';
+
+export type Verdict =
+  | { kind: 'done'; outcome: Outcome | 'stale' }
+  | { kind: 'retry'; reason: string }
+  | { kind: 'park'; reason: string; order: OrderPlaced | null };
+
+/**
+ * Decides what happens to each message of a batch: claim the valid ones in Redis (one call per activity),
+ * write the claimed ones to Postgres in one transaction. Throws only when a dependency is unreachable,
+ * so the caller can hand the whole batch back to the broker untouched.
+ */
+export async function processBatch(
+  msgs: ConsumeMessage[],
+  deps: { db: Sequelize; redis: Redis; prefix: string },
+): Promise<Verdict[]> {
+  const verdicts: Verdict[] = new Array(msgs.length);
+  const valid: { i: number; order: OrderPlaced }[] = [];
+  msgs.forEach((m, i) => {
+    const order = parseOrderPlaced(m.content);
+    if (order) valid.push({ i, order });
+    else verdicts[i] = { kind: 'park', reason: 'malformed order.placed message', order: null };
+  });
+
+  const claimed = await claimAll(valid, deps);
+  const toWrite = valid.filter((_, k) => claimed[k]);
+  valid.forEach((v, k) => {
+    if (!claimed[k]) verdicts[v.i] = { kind: 'done', outcome: 'stale' };
+  });
+  const outcomes = toWrite.length
+    ? await persistBatch(
+        deps.db,
+        toWrite.map((v) => v.order),
+      )
+    : [];
+  toWrite.forEach((v, k) => {
+    const outcome = outcomes[k] as Outcome;
+    verdicts[v.i] =
+      outcome === 'unknown_activity'
+        ? { kind: 'retry', reason: `activity ${v.order.activity} is not registered in Postgres` }
+        : { kind: 'done', outcome };
+  });
+  return verdicts;
+}
+
+async function claimAll(
+  valid: { order: OrderPlaced }[],
+  deps: { redis: Redis; prefix: string },
+): Promise<boolean[]> {
+  const scripts = new Scripts(deps.redis);
+  const byActivity = new Map<string, number[]>();
+  valid.forEach((v, k) => byActivity.set(v.order.activity, [...(byActivity.get(v.order.activity) ?? []), k]));
+  const result: boolean[] = new Array(valid.length).fill(false);
+  await Promise.all(
+    [...byActivity].map(async ([activity, idx]) => {
+      const pairs = idx.map((k) => ({
+        userId: (valid[k] as { order: OrderPlaced }).order.userId,
+        orderId: (valid[k] as { order: OrderPlaced }).order.orderId,
+      }));
+      const ok = await scripts.claim(activityKeys(deps.prefix, activity), pairs);
+      idx.forEach((k, j) => (result[k] = ok[j] ?? false));
+    }),
+  );
+  return result;
+}

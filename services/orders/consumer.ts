@@ -1,0 +1,225 @@
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { Redis } from 'ioredis';
+import type { Sequelize } from 'sequelize';
+import { isConnectionError } from '../core/db/connect.js';
+import type { Logger } from '../core/log.js';
+import type { OrderMetrics } from '../core/metrics.js';
+import type { OrderTopology } from '../core/messaging/topology.js';
+import { activityKeys, stockEventsChannel } from '../core/redis/keys.js';
+import { Scripts } from '../core/redis/scripts.js';
+import { withTimeout } from '../core/timeout.js';
+import { processBatch, type Verdict } from './batch.js';
+import { salvage } from './message.js';
+import { attemptOf, nextTier, toParking, toRetry } from './routing.js';
+import { returnOwedUnits } from './stock-return.js';
+
+export interface ConsumerDeps {
+  db: Sequelize;
+  redis: Redis;
+  prefix: string;
+  topology: OrderTopology;
+  metrics: OrderMetrics;
+  log: Logger;
+  prefetch: number;
+  batchSize: number;
+  batchWaitMs: number;
+  failpoint: string;
+}
+
+/** A dependency we cannot reach: the batch goes back to the queue untouched and consuming pauses. */
+export function isOutage(err: unknown, redis: Redis): boolean {
+  const msg = String((err as Error)?.message ?? err);
+  return (
+    isConnectionError(err) ||
+    redis.status !== 'ready' ||
+    /timed out|Connection is closed|ECONNREFUSED/.test(msg)
+  );
+}
+
+/**
+ * Consumes `order.placed` in batches: one batch in flight at a time, acked only after its transaction
+ * committed (or after the message was re-published to a retry tier or the parking lot, with confirms).
+ * On an outage it hands the batch back, stops consuming and probes until Postgres and Redis answer.
+ */
+export class OrderConsumer {
+  private ch: ConfirmChannel | null = null;
+  private tag: string | null = null;
+  private pending: ConsumeMessage[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private chain: Promise<void> = Promise.resolve();
+  private pausedUntilHealthy = false;
+  private stopping = false;
+
+  constructor(private readonly d: ConsumerDeps) {}
+
+  get consuming(): boolean {
+    return this.tag !== null;
+  }
+
+  /** Called with each new channel (after a reconnect) and with null when it is lost. */
+  async attach(ch: ConfirmChannel | null): Promise<void> {
+    this.ch = ch;
+    this.tag = null;
+    this.pending = [];
+    if (ch && !this.stopping && !this.pausedUntilHealthy) await this.consume(ch);
+  }
+
+  private async consume(ch: ConfirmChannel): Promise<void> {
+    await ch.prefetch(this.d.prefetch);
+    const { consumerTag } = await ch.consume(this.d.topology.placedQueue, (m) => m && this.onMessage(ch, m));
+    this.tag = consumerTag;
+  }
+
+  private onMessage(ch: ConfirmChannel, msg: ConsumeMessage): void {
+    if (ch !== this.ch) return;
+    this.pending.push(msg);
+    if (this.pending.length >= this.d.batchSize) this.flushSoon(0);
+    else if (!this.timer) this.flushSoon(this.d.batchWaitMs);
+  }
+
+  private flushSoon(ms: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      const ch = this.ch;
+      const batch = this.pending.splice(0, this.d.batchSize);
+      if (ch && batch.length) this.chain = this.chain.then(() => this.flush(ch, batch));
+    }, ms);
+  }
+
+  private async flush(ch: ConfirmChannel, batch: ConsumeMessage[]): Promise<void> {
+    const end = this.d.metrics.batchSeconds.startTimer();
+    let verdicts: Verdict[];
+    try {
+      verdicts = await this.decide(batch);
+    } catch (err) {
+      this.d.log.warn(
+        { err: (err as Error).message, size: batch.length },
+        'dependency outage: batch handed back',
+      );
+      for (const m of batch) safe(() => ch.nack(m, false, true));
+      void this.pauseUntilHealthy(ch);
+      return;
+    } finally {
+      end();
+    }
+    if (
+      this.d.failpoint === 'kill-after-commit' &&
+      verdicts.some((v) => v.kind === 'done' && v.outcome === 'persisted')
+    ) {
+      process.kill(process.pid, 'SIGKILL');
+    }
+    await Promise.all(batch.map((m, i) => this.settle(ch, m, verdicts[i] as Verdict)));
+    if (verdicts.some((v) => v.kind === 'done' && v.outcome === 'failed')) {
+      await returnOwedUnits(this.d.db, this.d.redis, this.d.prefix).catch(() => undefined);
+    }
+  }
+
+  /** Verdicts for a batch; a batch that fails for another reason is split so one bad message cannot hold the rest. */
+  private async decide(batch: ConsumeMessage[]): Promise<Verdict[]> {
+    const run = (msgs: ConsumeMessage[]) => withTimeout(processBatch(msgs, this.d), 15_000, 'order batch');
+    try {
+      return await run(batch);
+    } catch (err) {
+      if (isOutage(err, this.d.redis)) throw err;
+      if (batch.length === 1) return [{ kind: 'retry', reason: (err as Error).message }];
+      const out: Verdict[] = [];
+      for (const m of batch) out.push(...(await this.decide([m])));
+      return out;
+    }
+  }
+
+  private async settle(ch: ConfirmChannel, msg: ConsumeMessage, v: Verdict): Promise<void> {
+    try {
+      if (v.kind === 'done') this.count(v.outcome);
+      else if (v.kind === 'retry') await this.retry(ch, msg, v.reason);
+      else await this.park(ch, msg, v.reason);
+      ch.ack(msg);
+    } catch (err) {
+      // The channel is gone or the re-publish was refused: the broker redelivers, and the write is idempotent.
+      this.d.log.warn({ err: (err as Error).message, messageId: msg.properties.messageId }, 'settle failed');
+    }
+  }
+
+  private count(outcome: string): void {
+    if (outcome === 'persisted') this.d.metrics.persisted.inc();
+    else if (outcome === 'stale') this.d.metrics.stale.inc();
+    else if (outcome === 'failed') {
+      this.d.metrics.oversellRefused.inc();
+      this.d.metrics.closed.inc({ reason: 'oversell_refused' });
+      this.d.log.error(
+        'Postgres refused an oversell: Redis sold more than total_stock; the order is failed and its unit returned',
+      );
+    }
+  }
+
+  private async retry(ch: ConfirmChannel, msg: ConsumeMessage, reason: string): Promise<void> {
+    const tier = nextTier(attemptOf(msg), this.d.topology.retryQueues.length);
+    if (tier === null) return this.park(ch, msg, `retries exhausted: ${reason}`);
+    await toRetry(ch, this.d.topology, msg, tier, reason);
+    this.d.metrics.retries.inc({ tier: String(tier) });
+  }
+
+  private async park(ch: ConfirmChannel, msg: ConsumeMessage, reason: string): Promise<void> {
+    await toParking(ch, this.d.topology, msg, reason);
+    this.d.metrics.parked.inc();
+    this.d.log.error(
+      { messageId: msg.properties.messageId, reason, attempt: attemptOf(msg) },
+      'message parked',
+    );
+    const who = salvage(msg.content);
+    if (who) {
+      const k = activityKeys(this.d.prefix, who.activity);
+      await new Scripts(this.d.redis).release(
+        k,
+        who.userId,
+        who.orderId,
+        stockEventsChannel(this.d.prefix),
+        who.activity,
+      );
+    }
+  }
+
+  private async pauseUntilHealthy(ch: ConfirmChannel): Promise<void> {
+    if (this.pausedUntilHealthy) return;
+    this.pausedUntilHealthy = true;
+    const tag = this.tag;
+    this.tag = null;
+    if (tag) await ch.cancel(tag).catch(() => undefined);
+    this.pending = [];
+    while (!this.stopping) {
+      await new Promise((r) => setTimeout(r, 500));
+      const healthy = await Promise.all([
+        this.d.db.query('SELECT 1'),
+        withTimeout(this.d.redis.ping(), 1000),
+      ]).then(
+        () => true,
+        () => false,
+      );
+      if (healthy) break;
+    }
+    this.pausedUntilHealthy = false;
+    if (!this.stopping && this.ch) await this.consume(this.ch).catch(() => undefined);
+    this.d.log.info('dependencies back: consuming again');
+  }
+
+  /** Stops taking messages, lets the batch in flight finish and ack, hands back what was not started. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const ch = this.ch;
+    if (ch && this.tag) await ch.cancel(this.tag).catch(() => undefined);
+    this.tag = null;
+    if (this.timer) clearTimeout(this.timer);
+    const rest = this.pending.splice(0);
+    if (ch && rest.length) this.chain = this.chain.then(() => this.flush(ch, rest));
+    await this.chain;
+  }
+}
+
+function safe(f: () => void): void {
+  try {
+    f();
+  } catch {
+    // channel already closed: the broker requeues unacked messages itself
+  }
+}
