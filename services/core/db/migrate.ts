@@ -12,21 +12,21 @@ export interface Migration {
 /** Every migration in order; new ones are appended, never edited once released. */
 export const MIGRATIONS: Migration[] = [initial];
 
-export function migrator(sequelize: Sequelize): Umzug<QueryInterface> {
+export function migrator(sequelize: Sequelize, schema = 'public'): Umzug<QueryInterface> {
   return new Umzug({
     migrations: MIGRATIONS.map((m) => ({ name: m.name, up: m.up, down: m.down })),
     context: sequelize.getQueryInterface(),
-    storage: new SequelizeStorage({ sequelize, tableName: 'stampede_migrations' }),
+    storage: new SequelizeStorage({ sequelize, tableName: 'stampede_migrations', schema }),
     logger: undefined,
   });
 }
 
 /** Runs pending migrations; returns their names. Serialised across processes by an advisory lock. */
-export async function migrate(sequelize: Sequelize): Promise<string[]> {
+export async function migrate(sequelize: Sequelize, schema = 'public'): Promise<string[]> {
   const lock = 7_316_221;
   await sequelize.query('SELECT pg_advisory_lock(:lock)', { replacements: { lock } });
   try {
-    const done = await migrator(sequelize).up();
+    const done = await migrator(sequelize, schema).up();
     return done.map((m) => m.name);
   } finally {
     await sequelize.query('SELECT pg_advisory_unlock(:lock)', { replacements: { lock } });
