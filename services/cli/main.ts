@@ -16,9 +16,15 @@ const USAGE = `usage: stampede <command>
 async function runMigrate(config: CliConfig): Promise<void> {
   if (await ensureDatabase(config.databaseUrl))
     console.log(`created database ${new URL(config.databaseUrl).pathname.slice(1)}`);
-  const db = createSequelize({ url: config.databaseUrl, log: createLogger('cli', 'warn') });
+  const db = createSequelize({
+    url: config.databaseUrl,
+    log: createLogger('cli', 'warn'),
+    schema: config.databaseSchema,
+  });
   try {
-    const done = await migrate(db);
+    if (config.databaseSchema !== 'public')
+      await db.query(`CREATE SCHEMA IF NOT EXISTS ${config.databaseSchema}`);
+    const done = await migrate(db, config.databaseSchema);
     console.log(done.length ? `applied ${done.join(', ')}` : 'database is up to date');
   } finally {
     await db.close();
@@ -31,7 +37,7 @@ async function runApply(config: CliConfig, args: string[]): Promise<void> {
   if (!file) throw new Error('apply needs -f <manifest.yaml>');
   const manifests = parseManifests(readFileSync(file === '-' ? 0 : file, 'utf8'));
   const log = createLogger('cli', 'warn');
-  const db = createSequelize({ url: config.databaseUrl, log });
+  const db = createSequelize({ url: config.databaseUrl, log, schema: config.databaseSchema });
   const redis = createRedis({ url: config.redisUrl, log, name: 'cli' });
   try {
     for (const m of manifests) {

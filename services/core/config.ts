@@ -79,6 +79,8 @@ export interface CommonConfig {
   nodeEnv: string;
   logLevel: string;
   databaseUrl: string;
+  /** Postgres schema holding Stampede's tables (tests run each suite in its own). */
+  databaseSchema: string;
   redisUrl: string;
   amqpUrl: string;
   jwtSecret: string;
@@ -104,6 +106,12 @@ export function readCommon(r: EnvReader): CommonConfig {
       'postgres:',
       'postgresql:',
     ]),
+    databaseSchema: r.str(
+      'DATABASE_SCHEMA',
+      'public',
+      /^[a-z_][a-z0-9_]{0,62}$/,
+      'a lower-case SQL identifier',
+    ),
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
     amqpUrl: r.url('AMQP_URL', 'amqp://guest:guest@127.0.0.1:5672', ['amqp:', 'amqps:']),
     jwtSecret,

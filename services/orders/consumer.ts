@@ -186,7 +186,10 @@ export class OrderConsumer {
     const tag = this.tag;
     this.tag = null;
     if (tag) await ch.cancel(tag).catch(() => undefined);
-    this.pending = [];
+    // Delivered but not yet in a batch: hand them back too, or they would sit unacked until a reconnect.
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const m of this.pending.splice(0)) safe(() => ch.nack(m, false, true));
     while (!this.stopping) {
       await new Promise((r) => setTimeout(r, 500));
       const healthy = await Promise.all([

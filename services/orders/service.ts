@@ -35,10 +35,10 @@ async function verifyTopology(ch: import('amqplib').ConfirmChannel, t: OrderTopo
   for (const q of [...t.retryQueues, t.parkedQueue, t.placedQueue]) await ch.checkQueue(q);
 }
 
-export function buildOrders(config: OrdersConfig, log: Logger, schema?: string): Orders {
+export function buildOrders(config: OrdersConfig, log: Logger): Orders {
   const registry = createRegistry('orders');
   const metrics = orderMetrics(registry);
-  const db = createSequelize({ url: config.databaseUrl, log, ...(schema ? { schema } : {}) });
+  const db = createSequelize({ url: config.databaseUrl, log, schema: config.databaseSchema });
   const redis = createRedis({ url: config.redisUrl, log, name: 'orders', commandTimeoutMs: 3000 });
   const topology = orderTopology(config.prefix, config.retryTiersMs);
   const amqp = new AmqpConnection({ url: config.amqpUrl, log, setup: (ch) => verifyTopology(ch, topology) });

@@ -17,7 +17,11 @@ export interface RunningOrders {
   stop(): Promise<void>;
 }
 
-export async function startOrders(prefix: string, schema: string, env: Record<string, string> = {}): Promise<RunningOrders> {
+export async function startOrders(
+  prefix: string,
+  schema: string,
+  env: Record<string, string> = {},
+): Promise<RunningOrders> {
   const config = loadOrdersConfig({
     ...process.env,
     STAMPEDE_RETRY_TIERS_MS: FAST_TIERS,
@@ -25,9 +29,10 @@ export async function startOrders(prefix: string, schema: string, env: Record<st
     ORDERS_RECONCILE_INTERVAL_MS: '3600000',
     ...env,
     STAMPEDE_PREFIX: prefix,
+    DATABASE_SCHEMA: schema,
     PORT: '0',
   });
-  const orders = buildOrders(config, quietLog, schema);
+  const orders = buildOrders(config, quietLog);
   await orders.start();
   const server = await listen(orders.app, 0, '127.0.0.1');
   return {
@@ -103,5 +108,6 @@ export async function expectInvariants(
   expect(remaining + liveUnits).toBe(a.total);
   expect(act?.sold).toBe(liveUnits);
   expect(rows.map((r) => r.id).sort()).toEqual([...accepted].sort());
-  for (const r of rows) if (r.status === 'closed' || r.status === 'failed') expect(r.stock_returned_at).not.toBeNull();
+  for (const r of rows)
+    if (r.status === 'closed' || r.status === 'failed') expect(r.stock_returned_at).not.toBeNull();
 }

@@ -11,8 +11,23 @@ import { Scripts } from '../../services/core/redis/scripts.js';
 import { AppError } from '../../services/core/errors.js';
 import { closeExpired, returnOwedUnits } from '../../services/orders/stock-return.js';
 import { testSchema, type TestSchema } from '../helpers/db.js';
-import { AMQP_URL, dropAmqpPrefix, dropRedisPrefix, newRedis, randomPrefix, tokens, waitFor } from '../helpers/env.js';
-import { applyLive, expectInvariants, FAST_TIERS, ordersOf, startOrders, type RunningOrders } from '../helpers/orders.js';
+import {
+  AMQP_URL,
+  dropAmqpPrefix,
+  dropRedisPrefix,
+  newRedis,
+  randomPrefix,
+  tokens,
+  waitFor,
+} from '../helpers/env.js';
+import {
+  applyLive,
+  expectInvariants,
+  FAST_TIERS,
+  ordersOf,
+  startOrders,
+  type RunningOrders,
+} from '../helpers/orders.js';
 import { call, startSeckill, waitReady, type RunningSeckill } from '../helpers/seckill.js';
 
 const prefix = randomPrefix('pipe');
@@ -42,7 +57,10 @@ async function buyAll(activity: string, users: string[], repeats = 1): Promise<S
   const attempts = users.flatMap((u) => Array.from({ length: repeats }, () => u));
   await Promise.all(
     attempts.map(async (u) => {
-      const r = await call(seckill.url, `/seckill/${activity}`, { token: await tokens.sign({ userId: u, role: 'user' }), body: {} });
+      const r = await call(seckill.url, `/seckill/${activity}`, {
+        token: await tokens.sign({ userId: u, role: 'user' }),
+        body: {},
+      });
       if (r.status === 202) accepted.add(String(r.body.orderId));
       else expect(['SOLD_OUT', 'ALREADY_PURCHASED']).toContain(r.body.code);
     }),
@@ -69,10 +87,23 @@ it('treats a redelivered or re-published message as a no-op', async () => {
   await rowsSettled(a.name, 1);
   const conn = await amqp.connect(AMQP_URL);
   const ch = await conn.createConfirmChannel();
-  const body = { orderId, activity: a.name, userId: 'dup-1', quantity: 1, placedAt: new Date().toISOString(), requestId: 'r' };
-  for (let i = 0; i < 3; i++) ch.publish(orderTopology(prefix).exchange, 'order.placed', Buffer.from(JSON.stringify(body)), { persistent: true });
+  const body = {
+    orderId,
+    activity: a.name,
+    userId: 'dup-1',
+    quantity: 1,
+    placedAt: new Date().toISOString(),
+    requestId: 'r',
+  };
+  for (let i = 0; i < 3; i++)
+    ch.publish(orderTopology(prefix).exchange, 'order.placed', Buffer.from(JSON.stringify(body)), {
+      persistent: true,
+    });
   await ch.waitForConfirms();
-  await waitFor(async () => (await ch.checkQueue(orderTopology(prefix).placedQueue)).messageCount === 0, 'queue drained');
+  await waitFor(
+    async () => (await ch.checkQueue(orderTopology(prefix).placedQueue)).messageCount === 0,
+    'queue drained',
+  );
   await conn.close();
   await expectInvariants(pg.db, redis, prefix, a, accepted);
 });
@@ -80,9 +111,19 @@ it('treats a redelivered or re-published message as a no-op', async () => {
 it('closes unpaid orders on time and gives their unit back once, and the sale sells it again', async () => {
   const a = await applyLive(pg.db, redis, prefix, { stock: 2, paymentWindow: '1s' });
   const accepted = await buyAll(a.name, ['late-1', 'late-2']);
-  expect((await call(seckill.url, `/seckill/${a.name}`, { token: await tokens.sign({ userId: 'late-3', role: 'user' }), body: {} })).body.code).toBe('SOLD_OUT');
+  expect(
+    (
+      await call(seckill.url, `/seckill/${a.name}`, {
+        token: await tokens.sign({ userId: 'late-3', role: 'user' }),
+        body: {},
+      })
+    ).body.code,
+  ).toBe('SOLD_OUT');
   await rowsSettled(a.name, 2);
-  await waitFor(async () => (await ordersOf(pg.db, a.name)).every((r) => r.status === 'closed' && r.stock_returned_at), 'orders closed and returned');
+  await waitFor(
+    async () => (await ordersOf(pg.db, a.name)).every((r) => r.status === 'closed' && r.stock_returned_at),
+    'orders closed and returned',
+  );
   expect(await redis.get(activityKeys(prefix, a.name).stock)).toBe('2');
   // The sold-out flag was cleared by the release: the same seckill process sells again at once.
   const again = await buyAll(a.name, ['late-3']);
@@ -99,7 +140,10 @@ it('does not let a long payment window delay a short one', async () => {
   await buyAll(fast.name, users.slice(20, 23));
   await buyAll(slow.name, users.slice(23));
   await rowsSettled(slow.name, 37);
-  await waitFor(async () => (await ordersOf(pg.db, fast.name)).filter((r) => r.status === 'closed').length === 3, 'short-window orders closed');
+  await waitFor(
+    async () => (await ordersOf(pg.db, fast.name)).filter((r) => r.status === 'closed').length === 3,
+    'short-window orders closed',
+  );
   expect((await ordersOf(pg.db, slow.name)).every((r) => r.status === 'pending_payment')).toBe(true);
 });
 
@@ -115,7 +159,9 @@ it('pay and timeout race hundreds of times: exactly one wins each, units returne
   // Each order is paid within ±60 ms of its deadline while the sweeper (every 100 ms) closes expired ones.
   const outcomes = await Promise.all(
     rows.map(async (r) => {
-      await new Promise((w) => setTimeout(w, Math.max(0, r.deadline.getTime() - Date.now() + (Math.random() * 120 - 60))));
+      await new Promise((w) =>
+        setTimeout(w, Math.max(0, r.deadline.getTime() - Date.now() + (Math.random() * 120 - 60))),
+      );
       try {
         return await payOrder(pg.db, r.id, r.user_id);
       } catch (err) {
@@ -127,7 +173,13 @@ it('pay and timeout race hundreds of times: exactly one wins each, units returne
   const paid = outcomes.filter((o) => o === 'paid').length;
   expect(paid).toBeGreaterThan(0);
   expect(paid).toBeLessThan(300);
-  await waitFor(async () => (await ordersOf(pg.db, a.name)).every((r) => r.status !== 'pending_payment' && (r.status === 'paid' || r.stock_returned_at)), 'every order decided');
+  await waitFor(
+    async () =>
+      (await ordersOf(pg.db, a.name)).every(
+        (r) => r.status !== 'pending_payment' && (r.status === 'paid' || r.stock_returned_at),
+      ),
+    'every order decided',
+  );
   const final = new Map((await ordersOf(pg.db, a.name)).map((r) => [r.id, r.status]));
   rows.forEach((r, i) => expect(final.get(r.id)).toBe(outcomes[i]));
   expect(Number(await redis.get(activityKeys(prefix, a.name).stock))).toBe(300 - paid);
@@ -142,8 +194,15 @@ it('refuses an oversell in Postgres: the order fails, its unit returns, the rest
   const accepted = await buyAll(a.name, users);
   expect(accepted.size).toBe(5);
   await rowsSettled(a.name, 5);
-  await waitFor(async () => (await ordersOf(pg.db, a.name)).filter((r) => r.status === 'failed' && r.stock_returned_at).length === 2, 'two failed and returned');
-  const metrics = await (await fetch(`http://127.0.0.1:${(worker.server.address() as { port: number }).port}/metrics`)).text();
+  await waitFor(
+    async () =>
+      (await ordersOf(pg.db, a.name)).filter((r) => r.status === 'failed' && r.stock_returned_at).length ===
+      2,
+    'two failed and returned',
+  );
+  const metrics = await (
+    await fetch(`http://127.0.0.1:${(worker.server.address() as { port: number }).port}/metrics`)
+  ).text();
   expect(metrics).toMatch(/stampede_orders_oversell_refused_total\S* [1-9]/);
   const rows = await ordersOf(pg.db, a.name);
   expect(rows.filter((r) => r.status === 'pending_payment')).toHaveLength(3);
@@ -153,7 +212,10 @@ it('re-publishes an accepted purchase whose message was lost (the buyers hash is
   const a = await applyLive(pg.db, redis, prefix, { stock: 4 });
   const lost = uuidv7();
   await new Scripts(redis).purchase(activityKeys(prefix, a.name), 'lost-1', lost, 1);
-  const reconciler = await startOrders(prefix, pg.schema, { ORDERS_RECONCILE_INTERVAL_MS: '100', ORDERS_RECONCILE_GRACE_MS: '100' });
+  const reconciler = await startOrders(prefix, pg.schema, {
+    ORDERS_RECONCILE_INTERVAL_MS: '100',
+    ORDERS_RECONCILE_GRACE_MS: '100',
+  });
   try {
     await rowsSettled(a.name, 1);
     expect((await ordersOf(pg.db, a.name))[0]?.id).toBe(lost);
