@@ -7,6 +7,7 @@ import { TokenService } from '../services/core/auth/jwt.js';
 import { loadSeckillConfig } from '../services/seckill/config.js';
 import { dropBenchPrefix } from './cleanup.js';
 import { load, serve, type LoadResult } from './load.js';
+import { benchWorker, type WorkerFigures } from './worker.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
@@ -62,23 +63,29 @@ async function main(): Promise<void> {
   let i = 0;
   let j = 0;
   const results: Record<string, LoadResult> = {};
+  let worker: WorkerFigures | undefined;
   try {
-    results.bare = await measure('bare', '/', env);
-    results.express = await measure('express', '/hello', env);
-    results.ok = await measure(
-      'seckill',
-      '/seckill/bench-ok',
-      env,
-      () => buyers[i++ % buyers.length] as string,
-    );
-    results.soldout = await measure(
-      'seckill',
-      '/seckill/bench-soldout',
-      env,
-      () => crowd[j++ % crowd.length] as string,
-    );
+    const only = process.env.BENCH_ONLY ?? '';
+    worker = await benchWorker(redis, `${prefix}-w`, Number(process.env.BENCH_WORKER_ROWS ?? 20_000));
+    if (only !== 'worker') {
+      results.bare = await measure('bare', '/', env);
+      results.express = await measure('express', '/hello', env);
+      results.ok = await measure(
+        'seckill',
+        '/seckill/bench-ok',
+        env,
+        () => buyers[i++ % buyers.length] as string,
+      );
+      results.soldout = await measure(
+        'seckill',
+        '/seckill/bench-soldout',
+        env,
+        () => crowd[j++ % crowd.length] as string,
+      );
+    }
   } finally {
     await dropBenchPrefix(redis, prefix, config.amqpUrl);
+    await dropBenchPrefix(redis, `${prefix}-w`, config.amqpUrl);
     redis.disconnect();
   }
   for (const [name, r] of Object.entries(results)) {
@@ -95,6 +102,9 @@ async function main(): Promise<void> {
   console.log(`ratio_ok_vs_express: ${f(ratio(results.ok))}`);
   console.log(`ratio_soldout_vs_express: ${f(ratio(results.soldout))}`);
   console.log(`purchase_p99_ms: ${f(results.ok?.p99Ms ?? 0)}`);
+  console.log(`worker_rows_per_s: ${f(worker?.workerRowsPerS ?? 0)}`);
+  console.log(`pg_batch_insert_rows_per_s: ${f(worker?.pgRowsPerS ?? 0)}`);
+  console.log(`ratio_worker_vs_pg: ${f(worker ? worker.workerRowsPerS / worker.pgRowsPerS : 0)}`);
 }
 
 main().catch((err: unknown) => {

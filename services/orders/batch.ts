@@ -5,7 +5,7 @@ import type { OrderPlaced } from '../core/messaging/topology.js';
 import { activityKeys } from '../core/redis/keys.js';
 import { Scripts } from '../core/redis/scripts.js';
 import { parseOrderPlaced } from './message.js';
-import { persistBatch, type Outcome } from './persist.js';
+import { persistBatch, type ActivityIds, type Outcome } from './persist.js';
 
 export type Verdict =
   | { kind: 'done'; outcome: Outcome | 'stale' }
@@ -19,7 +19,7 @@ export type Verdict =
  */
 export async function processBatch(
   msgs: ConsumeMessage[],
-  deps: { db: Sequelize; redis: Redis; prefix: string },
+  deps: { db: Sequelize; redis: Redis; prefix: string; ids: ActivityIds },
 ): Promise<Verdict[]> {
   const verdicts: Verdict[] = new Array(msgs.length);
   const valid: { i: number; order: OrderPlaced }[] = [];
@@ -37,6 +37,7 @@ export async function processBatch(
   const outcomes = toWrite.length
     ? await persistBatch(
         deps.db,
+        deps.ids,
         toWrite.map((v) => v.order),
       )
     : [];

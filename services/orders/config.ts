@@ -23,8 +23,8 @@ export function loadOrdersConfig(env: Env = process.env): OrdersConfig {
   const config: OrdersConfig = {
     ...readCommon(r),
     port: r.int('PORT', 8082, 0, 65535),
-    prefetch: r.int('ORDERS_PREFETCH', 200, 100, 300),
-    batchSize: r.int('ORDERS_BATCH_SIZE', 200, 1, 1000),
+    prefetch: r.int('ORDERS_PREFETCH', 300, 100, 300),
+    batchSize: r.int('ORDERS_BATCH_SIZE', 150, 1, 1000),
     batchWaitMs: r.int('ORDERS_BATCH_WAIT_MS', 5, 0, 1000),
     sweepIntervalMs: r.int('ORDERS_SWEEP_INTERVAL_MS', 1000, 50, 60_000),
     reconcileIntervalMs: r.int('ORDERS_RECONCILE_INTERVAL_MS', 5000, 100, 3_600_000),

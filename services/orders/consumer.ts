@@ -9,6 +9,7 @@ import { activityKeys, stockEventsChannel } from '../core/redis/keys.js';
 import { Scripts } from '../core/redis/scripts.js';
 import { withTimeout } from '../core/timeout.js';
 import { processBatch, type Verdict } from './batch.js';
+import { ActivityIds } from './persist.js';
 import { salvage } from './message.js';
 import { attemptOf, nextTier, toParking, toRetry } from './routing.js';
 import { returnOwedUnits } from './stock-return.js';
@@ -49,8 +50,11 @@ export class OrderConsumer {
   private chain: Promise<void> = Promise.resolve();
   private pausedUntilHealthy = false;
   private stopping = false;
+  private readonly ids: ActivityIds;
 
-  constructor(private readonly d: ConsumerDeps) {}
+  constructor(private readonly d: ConsumerDeps) {
+    this.ids = new ActivityIds(d.db);
+  }
 
   get consuming(): boolean {
     return this.tag !== null;
@@ -83,33 +87,49 @@ export class OrderConsumer {
       this.timer = null;
       const ch = this.ch;
       const batch = this.pending.splice(0, this.d.batchSize);
-      if (ch && batch.length) this.chain = this.chain.then(() => this.flush(ch, batch));
+      if (ch && batch.length) this.flush(ch, batch);
+      // What arrived behind a full batch needs its own turn: no further delivery may come to trigger it.
+      if (this.pending.length)
+        this.flushSoon(this.pending.length >= this.d.batchSize ? 0 : this.d.batchWaitMs);
     }, ms);
   }
 
-  private async flush(ch: ConfirmChannel, batch: ConsumeMessage[]): Promise<void> {
+  /**
+   * Starts deciding a batch at once (so the next batch's parsing, claim and insert overlap the previous
+   * one's commit) but settles batches strictly in delivery order.
+   */
+  private flush(ch: ConfirmChannel, batch: ConsumeMessage[]): void {
     const end = this.d.metrics.batchSeconds.startTimer();
-    let verdicts: Verdict[];
-    try {
-      verdicts = await this.decide(batch);
-    } catch (err) {
-      this.d.log.warn(
-        { err: (err as Error).message, size: batch.length },
-        'dependency outage: batch handed back',
-      );
-      for (const m of batch) safe(() => ch.nack(m, false, true));
-      void this.pauseUntilHealthy(ch);
-      return;
-    } finally {
+    const deciding = this.decide(batch).then(
+      (v) => ({ ok: true as const, v }),
+      (err: unknown) => ({ ok: false as const, err }),
+    );
+    this.chain = this.chain.then(async () => {
+      const r = await deciding;
       end();
-    }
+      if (!r.ok) return this.handBack(ch, batch, r.err);
+      await this.settleBatch(ch, batch, r.v);
+    });
+  }
+
+  private handBack(ch: ConfirmChannel, batch: ConsumeMessage[], err: unknown): void {
+    this.d.log.warn(
+      { err: (err as Error).message, size: batch.length },
+      'dependency outage: batch handed back',
+    );
+    for (const m of batch) safe(() => ch.nack(m, false, true));
+    void this.pauseUntilHealthy(ch);
+  }
+
+  private async settleBatch(ch: ConfirmChannel, batch: ConsumeMessage[], verdicts: Verdict[]): Promise<void> {
     if (
       this.d.failpoint === 'kill-after-commit' &&
       verdicts.some((v) => v.kind === 'done' && v.outcome === 'persisted')
     ) {
       process.kill(process.pid, 'SIGKILL');
     }
-    await Promise.all(batch.map((m, i) => this.settle(ch, m, verdicts[i] as Verdict)));
+    if (verdicts.every((v) => v.kind === 'done')) this.ackAll(ch, batch, verdicts);
+    else await Promise.all(batch.map((m, i) => this.settle(ch, m, verdicts[i] as Verdict)));
     if (verdicts.some((v) => v.kind === 'done' && v.outcome === 'failed')) {
       await returnOwedUnits(this.d.db, this.d.redis, this.d.prefix).catch(() => undefined);
     }
@@ -117,7 +137,8 @@ export class OrderConsumer {
 
   /** Verdicts for a batch; a batch that fails for another reason is split so one bad message cannot hold the rest. */
   private async decide(batch: ConsumeMessage[]): Promise<Verdict[]> {
-    const run = (msgs: ConsumeMessage[]) => withTimeout(processBatch(msgs, this.d), 15_000, 'order batch');
+    const run = (msgs: ConsumeMessage[]) =>
+      withTimeout(processBatch(msgs, { ...this.d, ids: this.ids }), 15_000, 'order batch');
     try {
       return await run(batch);
     } catch (err) {
@@ -129,6 +150,15 @@ export class OrderConsumer {
     }
   }
 
+  /**
+   * Batches are cut from the delivery stream in order and settled one after another, so every earlier
+   * delivery on this channel is already settled: one `multiple` ack covers the batch.
+   */
+  private ackAll(ch: ConfirmChannel, batch: ConsumeMessage[], verdicts: Verdict[]): void {
+    for (const v of verdicts) if (v.kind === 'done') this.count(v.outcome);
+    safe(() => ch.ack(batch[batch.length - 1] as ConsumeMessage, true));
+  }
+
   private async settle(ch: ConfirmChannel, msg: ConsumeMessage, v: Verdict): Promise<void> {
     try {
       if (v.kind === 'done') this.count(v.outcome);
@@ -136,8 +166,10 @@ export class OrderConsumer {
       else await this.park(ch, msg, v.reason);
       ch.ack(msg);
     } catch (err) {
-      // The channel is gone or the re-publish was refused: the broker redelivers, and the write is idempotent.
+      // The channel is gone or the re-publish was refused: hand it back (a later multiple ack must not
+      // cover it); the broker redelivers, and the write is idempotent.
       this.d.log.warn({ err: (err as Error).message, messageId: msg.properties.messageId }, 'settle failed');
+      safe(() => ch.nack(msg, false, true));
     }
   }
 
@@ -214,7 +246,7 @@ export class OrderConsumer {
     this.tag = null;
     if (this.timer) clearTimeout(this.timer);
     const rest = this.pending.splice(0);
-    if (ch && rest.length) this.chain = this.chain.then(() => this.flush(ch, rest));
+    if (ch && rest.length) this.flush(ch, rest);
     await this.chain;
   }
 }

@@ -3,43 +3,59 @@ import type { OrderPlaced } from '../core/messaging/topology.js';
 
 export type Outcome = 'persisted' | 'duplicate' | 'failed' | 'unknown_activity';
 
-interface ActivityRow {
-  id: string;
-  name: string;
-  total_stock: number;
-  sold: number;
+/** Activity ids never change once registered: resolved once per process. */
+export class ActivityIds {
+  private readonly ids = new Map<string, string>();
+
+  constructor(private readonly db: Sequelize) {}
+
+  async resolve(names: string[]): Promise<Map<string, string>> {
+    const missing = names.filter((n) => !this.ids.has(n));
+    if (missing.length) {
+      const rows = await this.db.query<{ id: string; name: string }>(
+        'SELECT id, name FROM seckill_activities WHERE name = ANY($1::text[])',
+        { bind: [missing], type: QueryTypes.SELECT },
+      );
+      for (const r of rows) this.ids.set(r.name, r.id);
+    }
+    return new Map(names.filter((n) => this.ids.has(n)).map((n) => [n, this.ids.get(n) as string]));
+  }
 }
 
 /**
- * Writes a batch of claimed orders in one transaction: the activities are locked (in id order, so two
- * workers never deadlock), the orders inserted with ON CONFLICT (activity_id, user_id) DO NOTHING, and
- * `sold` moved by what was actually inserted. An order that would sell beyond `total_stock` is kept as
- * `failed` (its unit is given back after commit) instead of letting the CHECK abort the whole batch.
+ * Writes a batch of claimed orders in one transaction: insert with ON CONFLICT (activity_id, user_id)
+ * DO NOTHING, then move each activity's `sold` by what was actually inserted, guarded by
+ * `sold + delta <= total_stock`. Only when that guard refuses (Redis sold more than Postgres allows) does
+ * the slow path lock the activity and keep the orders that fit, marking the rest `failed` (their units
+ * are given back after commit) instead of letting the CHECK abort the whole batch.
  */
-export async function persistBatch(db: Sequelize, orders: OrderPlaced[]): Promise<Outcome[]> {
-  return db.transaction(async (tx) => {
-    const names = [...new Set(orders.map((o) => o.activity))];
-    const activities = await db.query<ActivityRow>(
-      `SELECT id, name, total_stock, sold FROM seckill_activities WHERE name = ANY($1::text[]) ORDER BY id FOR UPDATE`,
-      { bind: [names], type: QueryTypes.SELECT, transaction: tx },
-    );
-    const byName = new Map(activities.map((a) => [a.name, a]));
-    const known = orders.filter((o) => byName.has(o.activity));
-    const inserted = await insertOrders(db, tx, known, byName);
-    const failed = refuseOversell(known, inserted, byName);
-    if (failed.size > 0) {
-      await db.query(
-        `UPDATE orders SET status = 'failed', close_reason = 'oversell_refused', closed_at = now(), updated_at = now()
-         WHERE id = ANY($1::uuid[])`,
-        { bind: [[...failed]], transaction: tx },
-      );
-    }
-    await moveSold(db, tx, known, inserted, failed, byName);
-    return orders.map((o): Outcome => {
-      if (!byName.has(o.activity)) return 'unknown_activity';
-      if (!inserted.has(o.orderId)) return 'duplicate';
-      return failed.has(o.orderId) ? 'failed' : 'persisted';
-    });
+export async function persistBatch(
+  db: Sequelize,
+  ids: ActivityIds,
+  orders: OrderPlaced[],
+): Promise<Outcome[]> {
+  const byName = await ids.resolve([...new Set(orders.map((o) => o.activity))]);
+  // A message can be in a batch twice (redelivery next to a reconciler re-publish): only the first copy
+  // of an order, or of a (activity, user) pair, is written; the others are duplicates.
+  const seen = new Set<string>();
+  const first = new Set<OrderPlaced>();
+  for (const o of orders) {
+    const keys = [`o:${o.orderId}`, `u:${o.activity}\u0000${o.userId}`];
+    if (keys.some((k) => seen.has(k))) continue;
+    keys.forEach((k) => seen.add(k));
+    first.add(o);
+  }
+  const known = orders.filter((o) => byName.has(o.activity) && first.has(o));
+  const { inserted, failed } = known.length
+    ? await db.transaction(async (tx) => {
+        const ins = await insertOrders(db, tx, known, byName);
+        return { inserted: ins, failed: await moveSold(db, tx, known, ins, byName) };
+      })
+    : { inserted: new Set<string>(), failed: new Set<string>() };
+  return orders.map((o): Outcome => {
+    if (!byName.has(o.activity)) return 'unknown_activity';
+    if (!first.has(o) || !inserted.has(o.orderId)) return 'duplicate';
+    return failed.has(o.orderId) ? 'failed' : 'persisted';
   });
 }
 
@@ -47,9 +63,8 @@ async function insertOrders(
   db: Sequelize,
   tx: Transaction,
   orders: OrderPlaced[],
-  byName: Map<string, ActivityRow>,
+  byName: Map<string, string>,
 ): Promise<Set<string>> {
-  if (orders.length === 0) return new Set();
   const rows = await db.query<{ id: string }>(
     `INSERT INTO orders (id, user_id, activity_id, quantity, amount, status, payment_deadline, request_id)
      SELECT o.id, o.user_id, o.activity_id, o.quantity, a.price * o.quantity, 'pending_payment',
@@ -64,7 +79,7 @@ async function insertOrders(
       bind: [
         orders.map((o) => o.orderId),
         orders.map((o) => o.userId),
-        orders.map((o) => (byName.get(o.activity) as ActivityRow).id),
+        orders.map((o) => byName.get(o.activity) as string),
         orders.map((o) => o.quantity),
         orders.map((o) => o.requestId),
         orders.map((_, i) => i),
@@ -76,41 +91,63 @@ async function insertOrders(
   return new Set(rows.map((r) => r.id));
 }
 
-/** Which inserted orders do not fit in what is left of each activity, in message order. */
-export function refuseOversell(
-  orders: OrderPlaced[],
-  inserted: Set<string>,
-  byName: Map<string, { total_stock: number; sold: number }>,
-): Set<string> {
-  const left = new Map([...byName].map(([name, a]) => [name, a.total_stock - a.sold]));
-  const failed = new Set<string>();
-  for (const o of orders) {
-    if (!inserted.has(o.orderId)) continue;
-    const room = left.get(o.activity) ?? 0;
-    if (o.quantity > room) failed.add(o.orderId);
-    else left.set(o.activity, room - o.quantity);
-  }
-  return failed;
-}
-
+/** Returns the inserted orders that did not fit (now `failed`). Activities are updated in id order. */
 async function moveSold(
   db: Sequelize,
   tx: Transaction,
   orders: OrderPlaced[],
   inserted: Set<string>,
-  failed: Set<string>,
-  byName: Map<string, ActivityRow>,
-): Promise<void> {
-  const delta = new Map<string, number>();
+  byName: Map<string, string>,
+): Promise<Set<string>> {
+  const failed = new Set<string>();
+  const perActivity = new Map<string, OrderPlaced[]>();
   for (const o of orders) {
-    if (!inserted.has(o.orderId) || failed.has(o.orderId)) continue;
-    const id = (byName.get(o.activity) as ActivityRow).id;
-    delta.set(id, (delta.get(id) ?? 0) + o.quantity);
+    if (!inserted.has(o.orderId)) continue;
+    const id = byName.get(o.activity) as string;
+    perActivity.set(id, [...(perActivity.get(id) ?? []), o]);
   }
-  if (delta.size === 0) return;
-  await db.query(
-    `UPDATE seckill_activities a SET sold = a.sold + d.qty, updated_at = now()
-     FROM unnest($1::uuid[], $2::int[]) AS d(id, qty) WHERE a.id = d.id`,
-    { bind: [[...delta.keys()], [...delta.values()]], transaction: tx },
+  for (const id of [...perActivity.keys()].sort()) {
+    const mine = perActivity.get(id) as OrderPlaced[];
+    const delta = mine.reduce((s, o) => s + o.quantity, 0);
+    const [ok] = await db.query<{ id: string }>(
+      `UPDATE seckill_activities SET sold = sold + $2, updated_at = now() WHERE id = $1 AND sold + $2 <= total_stock RETURNING id`,
+      { bind: [id, delta], type: QueryTypes.SELECT, transaction: tx },
+    );
+    if (!ok) for (const f of await keepWhatFits(db, tx, id, mine)) failed.add(f);
+  }
+  return failed;
+}
+
+async function keepWhatFits(
+  db: Sequelize,
+  tx: Transaction,
+  id: string,
+  orders: OrderPlaced[],
+): Promise<string[]> {
+  const [a] = await db.query<{ room: number }>(
+    'SELECT total_stock - sold AS room FROM seckill_activities WHERE id = $1 FOR UPDATE',
+    { bind: [id], type: QueryTypes.SELECT, transaction: tx },
   );
+  const { fit, refused } = splitByRoom(orders, a?.room ?? 0);
+  await db.query(
+    `UPDATE orders SET status = 'failed', close_reason = 'oversell_refused', closed_at = now(), updated_at = now()
+     WHERE id = ANY($1::uuid[])`,
+    { bind: [refused], transaction: tx },
+  );
+  await db.query('UPDATE seckill_activities SET sold = sold + $2, updated_at = now() WHERE id = $1', {
+    bind: [id, fit],
+    transaction: tx,
+  });
+  return refused;
+}
+
+/** In message order, the orders that fit in `room` units, and the ids of those that do not. */
+export function splitByRoom(orders: OrderPlaced[], room: number): { fit: number; refused: string[] } {
+  let left = room;
+  const refused: string[] = [];
+  for (const o of orders) {
+    if (o.quantity > left) refused.push(o.orderId);
+    else left -= o.quantity;
+  }
+  return { fit: room - left, refused };
 }
