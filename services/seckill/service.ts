@@ -14,7 +14,9 @@ import { ActivityCache } from './activity-cache.js';
 import type { SeckillConfig } from './config.js';
 import { PurchaseService } from './purchase.js';
 import { RateLimiter } from './rate-limit.js';
-import { mountSeckillRoutes, type OrderStatusSource } from './routes.js';
+import { postgresOrderStatus } from './order-status.js';
+import { mountSeckillRoutes } from './routes.js';
+import { createSequelize } from '../core/db/connect.js';
 
 export interface Seckill {
   app: Express;
@@ -28,7 +30,7 @@ export interface Seckill {
 }
 
 /** Builds the seckill process' parts from its config; main.ts and the tests both start from here. */
-export function buildSeckill(config: SeckillConfig, log: Logger, orderStatus?: OrderStatusSource): Seckill {
+export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
   const registry = createRegistry('seckill');
   const metrics = purchaseMetrics(registry);
   const redis = createRedis({ url: config.redisUrl, log, name: 'seckill' });
@@ -51,6 +53,15 @@ export function buildSeckill(config: SeckillConfig, log: Logger, orderStatus?: O
     prefix: config.prefix,
     redisTimeoutMs: config.redisTimeoutMs,
   });
+  // A small pool, only for `…/result`: the purchase path never touches Postgres.
+  const db = createSequelize({
+    url: config.databaseUrl,
+    log,
+    schema: config.databaseSchema,
+    poolMax: 2,
+    statementTimeoutMs: 1000,
+  });
+  const orderStatus = postgresOrderStatus(db);
   const readiness = new Readiness()
     .add('redis', () => redis.status === 'ready')
     .add('amqp', () => publisher.ready);
@@ -68,7 +79,7 @@ export function buildSeckill(config: SeckillConfig, log: Logger, orderStatus?: O
       perIp: new RateLimiter(config.ratePerIp),
       perUser: new RateLimiter(config.ratePerUser),
     },
-    ...(orderStatus ? { orderStatus } : {}),
+    orderStatus,
   });
   finish(app, http);
   return {
@@ -87,6 +98,7 @@ export function buildSeckill(config: SeckillConfig, log: Logger, orderStatus?: O
       { name: 'amqp', close: () => amqp.close() },
       { name: 'redis-events', close: () => closeRedis(sub) },
       { name: 'redis', close: () => closeRedis(redis) },
+      { name: 'postgres', close: () => db.close() },
     ],
   };
 }

@@ -39,7 +39,7 @@ let worker: RunningOrders;
 beforeAll(async () => {
   pg = await testSchema();
   redis = newRedis();
-  seckill = await startSeckill(prefix, { STAMPEDE_RETRY_TIERS_MS: FAST_TIERS });
+  seckill = await startSeckill(prefix, { STAMPEDE_RETRY_TIERS_MS: FAST_TIERS, DATABASE_SCHEMA: pg.schema });
   worker = await startOrders(prefix, pg.schema);
   await waitReady(seckill.url);
 });
@@ -125,6 +125,12 @@ it('closes unpaid orders on time and gives their unit back once, and the sale se
     'orders closed and returned',
   );
   expect(await redis.get(activityKeys(prefix, a.name).stock)).toBe('2');
+  // The buyer sees the order's fate from Postgres on the seckill result route.
+  const result = await call(seckill.url, `/seckill/${a.name}/result`, {
+    token: await tokens.sign({ userId: 'late-1', role: 'user' }),
+  });
+  expect(result.body.status).toBe('closed');
+  expect(accepted.has(String(result.body.orderId))).toBe(true);
   // The sold-out flag was cleared by the release: the same seckill process sells again at once.
   const again = await buyAll(a.name, ['late-3']);
   expect(again.size).toBe(1);
