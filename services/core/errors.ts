@@ -18,6 +18,8 @@ export const ErrorCode = {
   UNAVAILABLE: 'UNAVAILABLE',
   STOCK_BELOW_SOLD: 'STOCK_BELOW_SOLD',
   ORDER_CLOSED: 'ORDER_CLOSED',
+  EMAIL_TAKEN: 'EMAIL_TAKEN',
+  INVALID_CREDENTIALS: 'INVALID_CREDENTIALS',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -36,6 +38,8 @@ const STATUS: Record<ErrorCode, number> = {
   LIMIT_EXCEEDED: 409,
   STOCK_BELOW_SOLD: 409,
   ORDER_CLOSED: 409,
+  EMAIL_TAKEN: 409,
+  INVALID_CREDENTIALS: 401,
   RATE_LIMITED: 429,
   UNAVAILABLE: 503,
   INTERNAL: 500,
@@ -55,6 +59,8 @@ const TITLE: Record<ErrorCode, string> = {
   LIMIT_EXCEEDED: 'Per-user limit exceeded',
   STOCK_BELOW_SOLD: 'Stock below what is sold',
   ORDER_CLOSED: 'Order closed',
+  EMAIL_TAKEN: 'Email already registered',
+  INVALID_CREDENTIALS: 'Invalid credentials',
   RATE_LIMITED: 'Too many requests',
   UNAVAILABLE: 'Service unavailable',
   INTERNAL: 'Internal error',

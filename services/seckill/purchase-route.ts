@@ -8,7 +8,7 @@ import type { PurchaseRecorder } from '../core/metrics.js';
 import { ACTIVITY_NAME } from '../core/redis/keys.js';
 import type { ActivityCache } from './activity-cache.js';
 import type { PurchaseService } from './purchase.js';
-import type { RateLimiter } from './rate-limit.js';
+import type { RateLimiter } from '../core/rate-limit.js';
 
 export interface Limits {
   global: RateLimiter;

@@ -13,7 +13,7 @@ import { Scripts } from '../core/redis/scripts.js';
 import { ActivityCache } from './activity-cache.js';
 import type { SeckillConfig } from './config.js';
 import { PurchaseService } from './purchase.js';
-import { RateLimiter } from './rate-limit.js';
+import { RateLimiter } from '../core/rate-limit.js';
 import { postgresOrderStatus } from './order-status.js';
 import { mountSeckillRoutes } from './routes.js';
 import { createSequelize } from '../core/db/connect.js';

@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { QueryInterface, Sequelize } from 'sequelize';
 import { SequelizeStorage, Umzug, type MigrationParams } from 'umzug';
 import { initial } from './migrations/0001-initial.js';
+import { paymentEvents } from './migrations/0002-payment-events.js';
 
 export interface Migration {
   name: string;
@@ -10,7 +11,7 @@ export interface Migration {
 }
 
 /** Every migration in order; new ones are appended, never edited once released. */
-export const MIGRATIONS: Migration[] = [initial];
+export const MIGRATIONS: Migration[] = [initial, paymentEvents];
 
 export function migrator(sequelize: Sequelize, schema = 'public'): Umzug<QueryInterface> {
   return new Umzug({

@@ -1,0 +1,41 @@
+import { EnvReader, readCommon, type CommonConfig, type Env } from '../core/config.js';
+
+export const DEV_WEBHOOK_SECRET = 'stampede-development-webhook-secret-0123456789';
+
+export interface ApiConfig extends CommonConfig {
+  port: number;
+  webhookSecret: string;
+  /** Seconds a signed webhook stays acceptable (replay window). */
+  webhookToleranceSeconds: number;
+  admin: { email: string; password: string } | null;
+  /** Login and register attempts per client IP per minute. */
+  authRatePerMinute: number;
+  refreshTokenTtlSeconds: number;
+}
+
+export function loadApiConfig(env: Env = process.env): ApiConfig {
+  const r = new EnvReader(env);
+  const common = readCommon(r);
+  const webhookSecret = r.str('PAYMENT_WEBHOOK_SECRET', DEV_WEBHOOK_SECRET);
+  if (webhookSecret.length < 32) r.problems.push('PAYMENT_WEBHOOK_SECRET: must be at least 32 characters');
+  if (common.nodeEnv === 'production' && webhookSecret === DEV_WEBHOOK_SECRET) {
+    r.problems.push('PAYMENT_WEBHOOK_SECRET: the development default is refused when NODE_ENV=production');
+  }
+  const email = r.optional('ADMIN_EMAIL');
+  const password = r.optional('ADMIN_PASSWORD');
+  if (Boolean(email) !== Boolean(password))
+    r.problems.push('ADMIN_EMAIL and ADMIN_PASSWORD: set both or neither');
+  if (password !== undefined && password.length < 12)
+    r.problems.push('ADMIN_PASSWORD: at least 12 characters');
+  const config: ApiConfig = {
+    ...common,
+    port: r.int('PORT', 8080, 0, 65535),
+    webhookSecret,
+    webhookToleranceSeconds: r.int('PAYMENT_WEBHOOK_TOLERANCE_SECONDS', 300, 1, 3600),
+    admin: email && password ? { email, password } : null,
+    authRatePerMinute: r.int('API_AUTH_RATE_PER_MINUTE', 20),
+    refreshTokenTtlSeconds: r.int('REFRESH_TOKEN_TTL_SECONDS', 7 * 24 * 3600, 60, 90 * 24 * 3600),
+  };
+  r.done();
+  return config;
+}

@@ -1,0 +1,29 @@
+import { Router } from 'express';
+import type { Redis } from 'ioredis';
+import type { Sequelize } from 'sequelize';
+import { applyActivity } from '../../core/activity/apply.js';
+import { activitySpecSchema } from '../../core/activity/spec.js';
+import type { TokenService } from '../../core/auth/jwt.js';
+import { AppError, ErrorCode } from '../../core/errors.js';
+import { ACTIVITY_NAME } from '../../core/redis/keys.js';
+import { authenticate, requireAdmin } from '../guard.js';
+import { parse } from '../validate.js';
+
+/** `PUT /api/admin/activities/:activity`: a SeckillActivity spec, with the effect of `stampede apply`. */
+export function adminRoutes(db: Sequelize, redis: Redis, prefix: string, tokens: TokenService): Router {
+  const r = Router();
+  r.use(authenticate(tokens), requireAdmin);
+  r.put('/activities/:activity', async (req, res) => {
+    const name = String(req.params.activity);
+    if (!ACTIVITY_NAME.test(name))
+      throw new AppError(ErrorCode.VALIDATION_FAILED, 'activity names are DNS-1123 names');
+    const spec = parse(activitySpecSchema, req.body);
+    const result = await applyActivity(db, redis, prefix, name, spec);
+    res.status(result.created ? 201 : 200).json({
+      activity: name,
+      created: result.created,
+      stock: { total: result.preheat.total, remaining: result.preheat.remaining },
+    });
+  });
+  return r;
+}

@@ -1,0 +1,77 @@
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import type { Redis } from 'ioredis';
+import type { Registry } from 'prom-client';
+import type { Sequelize } from 'sequelize';
+import { TokenService } from '../core/auth/jwt.js';
+import { createSequelize } from '../core/db/connect.js';
+import { createHttpApp, finish, Readiness } from '../core/http/app.js';
+import type { Logger } from '../core/log.js';
+import { createRegistry } from '../core/metrics.js';
+import { closeRedis, createRedis } from '../core/redis/client.js';
+import { RateLimiter } from '../core/rate-limit.js';
+import { AuthService } from './auth.js';
+import type { ApiConfig } from './config.js';
+import { adminRoutes } from './routes/admin.js';
+import { authRoutes } from './routes/auth.js';
+import { catalogRoutes } from './routes/catalog.js';
+import { orderRoutes, webhookRoutes } from './routes/orders.js';
+
+export interface Api {
+  app: Express;
+  readiness: Readiness;
+  registry: Registry;
+  db: Sequelize;
+  redis: Redis;
+  start(): Promise<void>;
+  closers: { name: string; close: () => Promise<unknown> }[];
+}
+
+export function buildApi(config: ApiConfig, log: Logger): Api {
+  const registry = createRegistry('api');
+  const db = createSequelize({ url: config.databaseUrl, log, schema: config.databaseSchema });
+  const redis = createRedis({ url: config.redisUrl, log, name: 'api', commandTimeoutMs: 1000 });
+  const tokens = new TokenService(config.jwtSecret);
+  const auth = new AuthService(db, tokens, config.refreshTokenTtlSeconds);
+  let dbReady = false;
+  const readiness = new Readiness()
+    .add('postgres', () => dbReady)
+    .add('redis', () => redis.status === 'ready');
+  const http = { log, registry, readiness, trustProxyHops: config.trustProxyHops };
+  const app = createHttpApp(http);
+  app.use(helmet());
+  // The webhook verifies its signature over the raw bytes: mounted before the JSON parser.
+  app.use('/api/payments', webhookRoutes(db, config.webhookSecret, config.webhookToleranceSeconds));
+  app.use(express.json({ limit: '16kb', strict: true }));
+  app.use('/api/auth', authRoutes(auth, new RateLimiter(config.authRatePerMinute, Date.now, 60_000)));
+  app.use('/api', catalogRoutes(db, redis, config.prefix));
+  app.use('/api/orders', orderRoutes(db, tokens));
+  app.use('/api/admin', adminRoutes(db, redis, config.prefix, tokens));
+  finish(app, http);
+  const probe = setInterval(() => {
+    db.authenticate().then(
+      () => (dbReady = true),
+      () => (dbReady = false),
+    );
+  }, 2000);
+  probe.unref();
+  return {
+    app,
+    readiness,
+    registry,
+    db,
+    redis,
+    async start() {
+      await db
+        .authenticate()
+        .then(() => (dbReady = true))
+        .catch((err: unknown) => log.warn({ err }, 'postgres not reachable yet'));
+      if (config.admin) await auth.ensureAdmin(config.admin.email, config.admin.password);
+    },
+    closers: [
+      { name: 'probe', close: async () => clearInterval(probe) },
+      { name: 'redis', close: () => closeRedis(redis) },
+      { name: 'postgres', close: () => db.close() },
+    ],
+  };
+}
