@@ -43,6 +43,7 @@ describe('verifyHs256 (cross-checked with tokens jose signs)', () => {
     ['a wrong audience', () => sign({ aud: 'other' }), 'wrong audience'],
     ['no subject', () => sign({ sub: undefined }), 'missing subject'],
     ['an expired token', () => sign({ exp: now - 60 }), 'expired'],
+    ['a token at its exp second (no leeway)', () => sign({ exp: now }), 'expired'],
     ['no exp', () => sign({ exp: undefined }), 'expired'],
     ['an iat in the future', () => sign({ iat: now + 600 }), 'bad issued-at'],
     ['a token older than the maximum age', () => sign({ iat: now - 2000, exp: now + 600 }), 'too old'],

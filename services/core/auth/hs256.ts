@@ -11,7 +11,7 @@ export interface Hs256Rules {
   audience: string;
   /** Maximum age from `iat`, seconds. */
   maxAgeSeconds: number;
-  /** Allowed clock skew, seconds. */
+  /** Allowed clock skew for `iat` and `nbf`, seconds. */
   skewSeconds: number;
 }
 
@@ -54,7 +54,8 @@ function checkClaims(c: Record<string, unknown>, r: Hs256Rules, now: number): Cl
   const aud = c.aud;
   if (!(aud === r.audience || (Array.isArray(aud) && aud.includes(r.audience)))) return 'wrong audience';
   if (typeof c.sub !== 'string' || c.sub === '') return 'missing subject';
-  if (typeof c.exp !== 'number' || c.exp <= now - r.skewSeconds) return 'expired';
+  // No leeway on expiry: a token is refused from its `exp` on (skew only forgives `iat` and `nbf`).
+  if (typeof c.exp !== 'number' || c.exp <= now) return 'expired';
   if (typeof c.iat !== 'number' || c.iat > now + r.skewSeconds) return 'bad issued-at';
   if (now - c.iat > r.maxAgeSeconds + r.skewSeconds) return 'too old';
   if (c.nbf !== undefined && (typeof c.nbf !== 'number' || c.nbf > now + r.skewSeconds))

@@ -1,0 +1,319 @@
+// Orders through the API with the real pipeline behind it (seckill, worker, Postgres, Redis, RabbitMQ):
+// ownership (BOLA probes), pay, the signed payment webhook, JWT attacks and a bad-input sweep.
+import fc from 'fast-check';
+import type { Redis } from 'ioredis';
+import { SignJWT } from 'jose';
+import { v4 as uuidv4, v7 as uuidv7 } from 'uuid';
+import { signWebhook } from '../../services/api/webhook.js';
+import { DEV_WEBHOOK_SECRET } from '../../services/api/config.js';
+import { testSchema, type TestSchema } from '../helpers/db.js';
+import { dropAmqpPrefix, dropRedisPrefix, newRedis, randomPrefix, waitFor } from '../helpers/env.js';
+import { adminToken, newUser, startApi, type RunningApi } from '../helpers/api.js';
+import { FAST_TIERS, startOrders, type RunningOrders } from '../helpers/orders.js';
+import { call, startSeckill, waitReady, type Answer, type RunningSeckill } from '../helpers/seckill.js';
+
+const prefix = randomPrefix('apio');
+let pg: TestSchema;
+let redis: Redis;
+let api: RunningApi;
+let seckill: RunningSeckill;
+let worker: RunningOrders;
+
+beforeAll(async () => {
+  pg = await testSchema();
+  redis = newRedis();
+  api = await startApi(prefix, pg.schema);
+  seckill = await startSeckill(prefix, { STAMPEDE_RETRY_TIERS_MS: FAST_TIERS, DATABASE_SCHEMA: pg.schema });
+  worker = await startOrders(prefix, pg.schema);
+  await waitReady(seckill.url);
+});
+afterAll(async () => {
+  await worker.stop();
+  await seckill.stop();
+  await api.stop();
+  await dropAmqpPrefix(prefix);
+  await dropRedisPrefix(redis, prefix);
+  await redis.quit();
+  await pg.drop();
+});
+
+function expectProblem(r: Answer, status: number, code: string): void {
+  expect({ status: r.status, code: r.body.code }).toEqual({ status, code });
+}
+
+let sales = 0;
+async function sale(over: Record<string, unknown> = {}): Promise<string> {
+  const name = `apio-${++sales}-${Date.now()}`;
+  const body = {
+    product: { sku: `SKU-${name}`, name: 'Phone', price: '4999.00' },
+    stock: 50,
+    window: {
+      start: new Date(Date.now() - 60_000).toISOString(),
+      end: new Date(Date.now() + 3_600_000).toISOString(),
+    },
+    paymentWindow: '15m',
+    ...over,
+  };
+  const r = await call(api.url, `/api/admin/activities/${name}`, {
+    method: 'PUT',
+    body,
+    token: await adminToken(api.url),
+  });
+  expect(r.status).toBe(201);
+  return name;
+}
+
+/** A shopper with an order: bought through seckill, persisted by the worker, seen through the API. */
+async function shopperWithOrder(activity: string): Promise<{ token: string; orderId: string }> {
+  const u = await newUser(api.url);
+  const bought = await call(seckill.url, `/seckill/${activity}`, { token: u.accessToken, body: {} });
+  expect(bought.status).toBe(202);
+  const orderId = String(bought.body.orderId);
+  await waitFor(
+    async () => (await call(api.url, `/api/orders/${orderId}`, { token: u.accessToken })).status === 200,
+    'the order in the API',
+  );
+  return { token: u.accessToken, orderId };
+}
+
+it('shows a shopper their own orders and lets them pay, idempotently', async () => {
+  const activity = await sale();
+  const { token, orderId } = await shopperWithOrder(activity);
+  const list = await call(api.url, '/api/orders', { token });
+  expect(list.body).toMatchObject({
+    total: 1,
+    items: [{ id: orderId, activity, quantity: 1, amount: '4999.00', status: 'pending_payment' }],
+  });
+  expect((await call(api.url, `/api/orders/${orderId}/pay`, { method: 'POST', token })).body).toEqual({
+    status: 'paid',
+  });
+  expect((await call(api.url, `/api/orders/${orderId}/pay`, { method: 'POST', token })).body).toEqual({
+    status: 'paid',
+  });
+  expect((await call(api.url, `/api/orders/${orderId}`, { token })).body).toMatchObject({
+    status: 'paid',
+    paidAt: expect.any(String),
+  });
+  expect((await call(seckill.url, `/seckill/${activity}/result`, { token })).body).toEqual({
+    orderId,
+    status: 'paid',
+  });
+  expectProblem(
+    await call(api.url, `/api/orders/${orderId}/pay`, {
+      method: 'POST',
+      token,
+      body: { status: 'paid', amount: '0.01' },
+    }),
+    400,
+    'VALIDATION_FAILED',
+  );
+});
+
+it('answers 409 ORDER_CLOSED to a payment after the timeout closed the order', async () => {
+  const activity = await sale({ paymentWindow: '1s' });
+  const { token, orderId } = await shopperWithOrder(activity);
+  await waitFor(
+    async () => (await call(api.url, `/api/orders/${orderId}`, { token })).body.status === 'closed',
+    'the order closed',
+  );
+  expectProblem(
+    await call(api.url, `/api/orders/${orderId}/pay`, { method: 'POST', token }),
+    409,
+    'ORDER_CLOSED',
+  );
+});
+
+it('never lets one user read or pay another user’s order: hundreds of guessed ids are all 404', async () => {
+  const activity = await sale();
+  const victim = await shopperWithOrder(activity);
+  const attacker = await newUser(api.url);
+  const guesses = [
+    victim.orderId,
+    ...Array.from({ length: 150 }, () => uuidv7()),
+    ...Array.from({ length: 100 }, () => uuidv4()),
+    'not-a-uuid',
+    '1',
+    "' OR 1=1 --",
+  ];
+  for (const id of guesses) {
+    const path = `/api/orders/${encodeURIComponent(id)}`;
+    const read = await call(api.url, path, { token: attacker.accessToken });
+    expectProblem(read, 404, 'NOT_FOUND');
+    expect(read.body).not.toHaveProperty('activity');
+    expectProblem(
+      await call(api.url, `${path}/pay`, { method: 'POST', token: attacker.accessToken }),
+      404,
+      'NOT_FOUND',
+    );
+  }
+  expect((await call(api.url, `/api/orders/${victim.orderId}`, { token: victim.token })).body.status).toBe(
+    'pending_payment',
+  );
+  expect((await call(api.url, '/api/orders', { token: attacker.accessToken })).body).toMatchObject({
+    total: 0,
+    items: [],
+  });
+});
+
+describe('payment webhook', () => {
+  const post = (raw: string, signature?: string) =>
+    call(api.url, '/api/payments/webhook', {
+      raw,
+      headers: signature ? { 'x-stampede-signature': signature } : {},
+    });
+
+  it('pays on a signed event, and a replay of the event is answered without acting again', async () => {
+    const activity = await sale();
+    const { token, orderId } = await shopperWithOrder(activity);
+    const raw = JSON.stringify({ eventId: `evt-${orderId}`, type: 'payment.succeeded', orderId });
+    const first = await post(raw, signWebhook(DEV_WEBHOOK_SECRET, raw));
+    expect(first.body).toEqual({ eventId: `evt-${orderId}`, orderId, status: 'paid' });
+    const replay = await post(raw, signWebhook(DEV_WEBHOOK_SECRET, raw));
+    expect(replay.body).toEqual(first.body);
+    expect((await call(api.url, `/api/orders/${orderId}`, { token })).body.status).toBe('paid');
+  });
+
+  it('refuses a bad, missing, stale or reused-body signature with 401 and changes nothing', async () => {
+    const activity = await sale();
+    const { token, orderId } = await shopperWithOrder(activity);
+    const raw = JSON.stringify({ eventId: `evt-bad-${orderId}`, type: 'payment.succeeded', orderId });
+    expectProblem(await post(raw), 401, 'UNAUTHORIZED');
+    expectProblem(
+      await post(raw, signWebhook('another-secret-that-is-long-enough-0000', raw)),
+      401,
+      'UNAUTHORIZED',
+    );
+    expectProblem(
+      await post(raw, signWebhook(DEV_WEBHOOK_SECRET, raw, Math.floor(Date.now() / 1000) - 3600)),
+      401,
+      'UNAUTHORIZED',
+    );
+    const other = JSON.stringify({ eventId: 'evt-other', type: 'payment.succeeded', orderId: uuidv7() });
+    expectProblem(await post(raw, signWebhook(DEV_WEBHOOK_SECRET, other)), 401, 'UNAUTHORIZED');
+    expect((await call(api.url, `/api/orders/${orderId}`, { token })).body.status).toBe('pending_payment');
+  });
+
+  it('acknowledges a payment for a closed order and flags it for a refund', async () => {
+    const activity = await sale({ paymentWindow: '1s' });
+    const { token, orderId } = await shopperWithOrder(activity);
+    await waitFor(
+      async () => (await call(api.url, `/api/orders/${orderId}`, { token })).body.status === 'closed',
+      'the order closed',
+    );
+    const raw = JSON.stringify({ eventId: `evt-late-${orderId}`, type: 'payment.succeeded', orderId });
+    expect((await post(raw, signWebhook(DEV_WEBHOOK_SECRET, raw))).body).toMatchObject({
+      status: 'closed',
+      action: 'refund',
+    });
+  });
+});
+
+describe('JWT attacks on the API', () => {
+  const secret = new TextEncoder().encode('stampede-development-secret-change-me-0123456789');
+  const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const now = () => Math.floor(Date.now() / 1000);
+  const base = (s: SignJWT) => s.setSubject('u1').setIssuer('stampede').setIssuedAt();
+  it.each([
+    [
+      'alg none',
+      async () =>
+        `${b64({ alg: 'none' })}.${b64({ sub: 'u1', role: 'admin', iss: 'stampede', aud: 'stampede', iat: now(), exp: now() + 60 })}.`,
+    ],
+    [
+      'a wrong key',
+      async () =>
+        base(new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' }))
+          .setAudience('stampede')
+          .setExpirationTime('5m')
+          .sign(new TextEncoder().encode('k'.repeat(40))),
+    ],
+    [
+      'an expired token',
+      async () =>
+        base(new SignJWT({}))
+          .setProtectedHeader({ alg: 'HS256' })
+          .setAudience('stampede')
+          .setIssuedAt(now() - 900)
+          .setExpirationTime(now() - 10)
+          .sign(secret),
+    ],
+    [
+      'a wrong audience',
+      async () =>
+        base(new SignJWT({}))
+          .setProtectedHeader({ alg: 'HS256' })
+          .setAudience('elsewhere')
+          .setExpirationTime('5m')
+          .sign(secret),
+    ],
+    [
+      'a tampered role',
+      async () => {
+        const [h, , s] = (
+          await base(new SignJWT({ role: 'user' }))
+            .setProtectedHeader({ alg: 'HS256' })
+            .setAudience('stampede')
+            .setExpirationTime('5m')
+            .sign(secret)
+        ).split('.');
+        return `${h}.${b64({ sub: 'u1', role: 'admin', iss: 'stampede', aud: 'stampede', iat: now(), exp: now() + 60 })}.${s}`;
+      },
+    ],
+  ])('refuses %s with 401', async (_what, make) => {
+    const token = await make();
+    expectProblem(await call(api.url, '/api/orders', { token }), 401, 'UNAUTHORIZED');
+    expectProblem(
+      await call(api.url, '/api/admin/activities/x', { method: 'PUT', token, body: {} }),
+      401,
+      'UNAUTHORIZED',
+    );
+  });
+});
+
+it('answers random bad input on every route with a 4xx, never a 5xx', async () => {
+  const u = await newUser(api.url);
+  const admin = await adminToken(api.url);
+  const routes: [string, string, string | undefined][] = [
+    ['POST', '/api/auth/register', undefined],
+    ['POST', '/api/auth/login', undefined],
+    ['POST', '/api/auth/refresh', undefined],
+    ['PUT', '/api/admin/activities/fuzz-sale', admin],
+    ['POST', `/api/orders/${uuidv7()}/pay`, u.accessToken],
+    ['POST', '/api/payments/webhook', undefined],
+  ];
+  const value = fc.oneof(
+    fc.jsonValue(),
+    fc.string({ unit: 'binary', maxLength: 300 }),
+    fc.constant('x'.repeat(40_000)),
+    fc.record({
+      email: fc.string({ unit: 'grapheme' }),
+      password: fc.string({ unit: 'grapheme' }),
+      role: fc.constant('admin'),
+    }),
+  );
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(...routes),
+      value,
+      fc.boolean(),
+      async ([method, path, token], v, asJson) => {
+        const raw = asJson || typeof v !== 'string' ? (JSON.stringify(v) ?? 'null') : v;
+        const r = await call(api.url, path, { method, raw, ...(token ? { token } : {}) });
+        expect(r.status).toBeGreaterThanOrEqual(400);
+        expect(r.status).toBeLessThan(500);
+      },
+    ),
+    { numRuns: 300 },
+  );
+  for (const q of [
+    '?page=-1',
+    '?page=abc',
+    '?pageSize=0',
+    '?page=1&extra=1',
+    '?status[]=live',
+    `?page=${'9'.repeat(400)}`,
+  ]) {
+    const r = await call(api.url, `/api/activities${q}`);
+    expect(r.status).toBe(400);
+  }
+});
