@@ -71,6 +71,7 @@ function supervise(svc, attempt = 0) {
   });
   const started = Date.now();
   children.set(svc.name, child);
+  console.log(`stampede: ${svc.name} started (pid ${child.pid})`);
   child.on('exit', (code, signal) => {
     children.delete(svc.name);
     if (stopping) return;
