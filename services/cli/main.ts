@@ -43,7 +43,7 @@ async function runApply(config: CliConfig, args: string[]): Promise<void> {
     for (const m of manifests) {
       const r = await applyActivity(db, redis, config.prefix, m.name, m.spec);
       console.log(
-        `seckillactivity/${m.name} ${r.created ? 'created' : 'configured'} (stock ${r.preheat.remaining}/${r.preheat.total})`,
+        `seckillactivity/${m.name} ${r.created ? 'created' : 'configured'} (stock ${r.preheat?.remaining}/${r.preheat?.total})`,
       );
     }
   } finally {

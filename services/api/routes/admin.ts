@@ -22,7 +22,7 @@ export function adminRoutes(db: Sequelize, redis: Redis, prefix: string, tokens:
     res.status(result.created ? 201 : 200).json({
       activity: name,
       created: result.created,
-      stock: { total: result.preheat.total, remaining: result.preheat.remaining },
+      stock: { total: result.preheat?.total ?? spec.stock, remaining: result.preheat?.remaining ?? null },
     });
   });
   return r;

@@ -9,7 +9,8 @@ import { infoFromSpec, type ActivitySpec } from './spec.js';
 export interface ApplyResult {
   activity: string;
   created: boolean;
-  preheat: PreheatResult;
+  /** null when asked not to preheat (the operator registers early and preheats at its lead time). */
+  preheat: PreheatResult | null;
 }
 
 /**
@@ -23,6 +24,7 @@ export async function applyActivity(
   prefix: string,
   name: string,
   spec: ActivitySpec,
+  opts: { preheat?: boolean } = {},
 ): Promise<ApplyResult> {
   return db.transaction(async (transaction) => {
     const [product] = await db.query<{ id: string }>(
@@ -72,7 +74,7 @@ export async function applyActivity(
       },
     );
     // Inside the transaction: if Redis refuses (it has sold more than the new total), nothing commits.
-    const result = await preheat(redis, prefix, infoFromSpec(name, spec));
+    const result = opts.preheat === false ? null : await preheat(redis, prefix, infoFromSpec(name, spec));
     return { activity: name, created: !current, preheat: result };
   });
 }

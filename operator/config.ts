@@ -1,0 +1,39 @@
+import { hostname } from 'node:os';
+import { EnvReader, readCommon, type CommonConfig, type Env } from '../services/core/config.js';
+
+export interface OperatorConfig extends CommonConfig {
+  port: number;
+  kubeconfig: string | undefined;
+  /** Empty: every namespace. */
+  watchNamespace: string;
+  leaderElection: boolean;
+  leaseNamespace: string;
+  leaseName: string;
+  leaseDurationSeconds: number;
+  identity: string;
+  /** How often a running sale's stock is refreshed in its status. */
+  liveRefreshMs: number;
+}
+
+export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
+  const r = new EnvReader(env);
+  const config: OperatorConfig = {
+    ...readCommon(r),
+    port: r.int('PORT', 8083, 0, 65535),
+    kubeconfig: r.optional('KUBECONFIG'),
+    watchNamespace: r.str('WATCH_NAMESPACE', '', /^[a-z0-9-]{0,63}$/, 'a namespace name or empty'),
+    leaderElection: r.str('LEADER_ELECTION', 'true', /^(true|false)$/, 'true or false') === 'true',
+    leaseNamespace: r.str(
+      'LEASE_NAMESPACE',
+      env.POD_NAMESPACE ?? 'default',
+      /^[a-z0-9-]{1,63}$/,
+      'a namespace name',
+    ),
+    leaseName: r.str('LEASE_NAME', 'stampede-operator', /^[a-z0-9.-]{1,253}$/, 'a DNS name'),
+    leaseDurationSeconds: r.int('LEASE_DURATION_SECONDS', 15, 2, 300),
+    identity: r.str('POD_NAME', `${hostname()}-${process.pid}`),
+    liveRefreshMs: r.int('OPERATOR_LIVE_REFRESH_MS', 10_000, 100, 600_000),
+  };
+  r.done();
+  return config;
+}

@@ -1,0 +1,200 @@
+import * as k8s from '@kubernetes/client-node';
+import type { ActivityObject, ActivityStatus, HpaView } from '../model.js';
+import type { DesiredHpa } from '../reconcile/scaling.js';
+
+const GROUP = 'stampede.dev';
+const VERSION = 'v1alpha1';
+const PLURAL = 'seckillactivities';
+const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+/** HTTP status of a client-node error (its `code`), 0 when it is not an API answer. */
+export const statusOf = (err: unknown): number => Number((err as { code?: number })?.code ?? 0);
+
+interface RawActivity {
+  metadata: k8s.V1ObjectMeta;
+  spec: unknown;
+  status?: ActivityStatus;
+}
+
+export function toActivity(raw: RawActivity): ActivityObject {
+  const m = raw.metadata;
+  return {
+    namespace: m.namespace ?? 'default',
+    name: m.name ?? '',
+    uid: m.uid ?? '',
+    generation: m.generation ?? 0,
+    resourceVersion: m.resourceVersion ?? '',
+    ...(m.deletionTimestamp ? { deletionTimestamp: new Date(m.deletionTimestamp).toISOString() } : {}),
+    finalizers: m.finalizers ?? [],
+    annotations: m.annotations ?? {},
+    spec: raw.spec,
+    ...(raw.status ? { status: raw.status } : {}),
+  };
+}
+
+/**
+ * Every Kubernetes call the operator makes, and the RBAC each needs (k8s/operator-rbac.yaml lists the union):
+ * seckillactivities get/list/watch/patch, seckillactivities/status patch, seckillactivities/finalizers
+ * update (finalizer patches), horizontalpodautoscalers get/create/update, deployments get, events create,
+ * leases get/create/update (leader.ts).
+ */
+export class KubeClient {
+  readonly custom: k8s.CustomObjectsApi;
+  private readonly apps: k8s.AppsV1Api;
+  private readonly hpa: k8s.AutoscalingV2Api;
+  private readonly core: k8s.CoreV1Api;
+
+  constructor(readonly kc: k8s.KubeConfig) {
+    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    this.apps = kc.makeApiClient(k8s.AppsV1Api);
+    this.hpa = kc.makeApiClient(k8s.AutoscalingV2Api);
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+  }
+
+  async getActivity(namespace: string, name: string): Promise<ActivityObject | null> {
+    try {
+      const raw = (await this.custom.getNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL,
+        namespace,
+        name,
+      })) as RawActivity;
+      return toActivity(raw);
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  /** Status through the status subresource, guarded by resourceVersion (a conflict requeues). */
+  async patchStatus(a: ActivityObject, status: ActivityStatus): Promise<void> {
+    await this.custom.patchNamespacedCustomObjectStatus(
+      {
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL,
+        namespace: a.namespace,
+        name: a.name,
+        body: { metadata: { resourceVersion: a.resourceVersion }, status },
+      },
+      mergePatch,
+    );
+  }
+
+  async setFinalizers(a: ActivityObject, finalizers: string[]): Promise<void> {
+    await this.custom.patchNamespacedCustomObject(
+      {
+        group: GROUP,
+        version: VERSION,
+        plural: PLURAL,
+        namespace: a.namespace,
+        name: a.name,
+        body: { metadata: { resourceVersion: a.resourceVersion, finalizers } },
+      },
+      mergePatch,
+    );
+  }
+
+  async event(a: ActivityObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    const now = new Date();
+    await this.core.createNamespacedEvent({
+      namespace: a.namespace,
+      body: {
+        metadata: { generateName: `${a.name}.`, namespace: a.namespace },
+        involvedObject: {
+          apiVersion: `${GROUP}/${VERSION}`,
+          kind: 'SeckillActivity',
+          name: a.name,
+          namespace: a.namespace,
+          uid: a.uid,
+        },
+        type,
+        reason,
+        message,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+        source: { component: 'stampede-operator' },
+      },
+    });
+  }
+
+  async deploymentReplicas(namespace: string, name: string): Promise<number | null> {
+    try {
+      const d = await this.apps.readNamespacedDeployment({ namespace, name });
+      return d.spec?.replicas ?? 1;
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  async getHpa(namespace: string, name: string): Promise<HpaView | null> {
+    try {
+      const h = await this.hpa.readNamespacedHorizontalPodAutoscaler({ namespace, name });
+      return {
+        name,
+        namespace,
+        resourceVersion: h.metadata?.resourceVersion ?? '',
+        minReplicas: h.spec?.minReplicas ?? 1,
+        maxReplicas: h.spec?.maxReplicas ?? 1,
+        labels: h.metadata?.labels ?? {},
+        annotations: h.metadata?.annotations ?? {},
+        raw: h,
+      };
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  /** Creates the HPA, or updates bounds, labels, annotations and behaviour of the existing one. */
+  async applyHpa(want: DesiredHpa, existing: HpaView | null): Promise<void> {
+    if (!existing) {
+      await this.hpa.createNamespacedHorizontalPodAutoscaler({
+        namespace: want.namespace,
+        body: {
+          apiVersion: 'autoscaling/v2',
+          kind: 'HorizontalPodAutoscaler',
+          metadata: {
+            name: want.name,
+            namespace: want.namespace,
+            labels: want.labels,
+            annotations: want.annotations,
+          },
+          spec: {
+            scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: want.name },
+            minReplicas: want.minReplicas,
+            maxReplicas: want.maxReplicas,
+            behavior: want.behavior,
+            metrics: [
+              {
+                type: 'Resource',
+                resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 60 } },
+              },
+            ],
+          },
+        },
+      });
+      return;
+    }
+    const h = existing.raw as k8s.V2HorizontalPodAutoscaler;
+    h.metadata = {
+      ...h.metadata,
+      labels: { ...h.metadata?.labels, ...want.labels },
+      annotations: { ...h.metadata?.annotations, ...want.annotations },
+    };
+    h.spec = {
+      ...(h.spec as k8s.V2HorizontalPodAutoscalerSpec),
+      minReplicas: want.minReplicas,
+      maxReplicas: want.maxReplicas,
+      behavior: want.behavior,
+    };
+    await this.hpa.replaceNamespacedHorizontalPodAutoscaler({
+      namespace: want.namespace,
+      name: want.name,
+      body: h,
+    });
+  }
+}

@@ -1,0 +1,37 @@
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { PHASES, type Phase } from './model.js';
+
+export interface OperatorMetrics {
+  reconciles: Counter<'result'>;
+  duration: Histogram;
+  phase: Gauge<'activity' | 'phase'>;
+  setPhase(activity: string, phase: Phase): void;
+}
+
+export function operatorMetrics(registry: Registry): OperatorMetrics {
+  const r = [registry];
+  const phase = new Gauge({
+    name: 'stampede_activity_phase',
+    help: 'The phase of each activity (1 for its current phase).',
+    labelNames: ['activity', 'phase'],
+    registers: r,
+  });
+  return {
+    reconciles: new Counter({
+      name: 'stampede_operator_reconcile_total',
+      help: 'Reconciles by result (success, error, requeue).',
+      labelNames: ['result'],
+      registers: r,
+    }),
+    duration: new Histogram({
+      name: 'stampede_operator_reconcile_duration_seconds',
+      help: 'Time one reconcile took.',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: r,
+    }),
+    phase,
+    setPhase(activity, current) {
+      for (const p of PHASES) phase.set({ activity, phase: p }, p === current ? 1 : 0);
+    },
+  };
+}

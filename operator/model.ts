@@ -1,0 +1,55 @@
+/** The operator's own view of the objects it handles; operator/kube/ maps client-node's types to these. */
+export type Phase = 'Scheduled' | 'Preheating' | 'Ready' | 'Live' | 'SoldOut' | 'Ended' | 'Failed';
+export const PHASES: Phase[] = ['Scheduled', 'Preheating', 'Ready', 'Live', 'SoldOut', 'Ended', 'Failed'];
+
+export type ConditionType = 'Preheated' | 'ScaledUp' | 'Reconciled' | 'Ready';
+
+export interface Condition {
+  type: ConditionType;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration: number;
+}
+
+export interface ActivityStatus {
+  phase: Phase;
+  observedGeneration: number;
+  conditions: Condition[];
+  stock?: { total: number; remaining: number; sold: number; paid: number; drift: number };
+  nextTransitionTime?: string;
+  message?: string;
+}
+
+export interface ActivityObject {
+  namespace: string;
+  name: string;
+  uid: string;
+  generation: number;
+  resourceVersion: string;
+  deletionTimestamp?: string;
+  finalizers: string[];
+  annotations: Record<string, string>;
+  /** Raw spec as stored (defaults applied by the API server); parsed with zod before use. */
+  spec: unknown;
+  status?: ActivityStatus;
+}
+
+export interface HpaView {
+  name: string;
+  namespace: string;
+  resourceVersion: string;
+  minReplicas: number;
+  maxReplicas: number;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** The full object for a replace, opaque outside operator/kube/. */
+  raw: unknown;
+}
+
+export const FINALIZER = 'stampede.dev/cleanup';
+export const ALLOW_DELETE_LIVE = 'stampede.dev/allow-delete-live';
+export const BASELINE_MIN = 'stampede.dev/baseline-min-replicas';
+export const BASELINE_MAX = 'stampede.dev/baseline-max-replicas';
+export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'stampede-operator' } as const;

@@ -1,0 +1,141 @@
+import type { ActivitySpec } from '../../services/core/activity/spec.js';
+import { parseDuration } from '../../services/core/activity/duration.js';
+import type { ActivityStatus, Condition, ConditionType, Phase } from '../model.js';
+
+export interface Boundaries {
+  preheatAt: number;
+  scaleAt: number;
+  start: number;
+  end: number;
+  scaleDownAt: number;
+}
+
+export function boundaries(spec: ActivitySpec): Boundaries {
+  const start = Date.parse(spec.window.start);
+  const end = Date.parse(spec.window.end);
+  return {
+    preheatAt: start - (parseDuration(spec.preheat.leadTime) ?? 0),
+    scaleAt: start - (parseDuration(spec.scaling.leadTime) ?? 0),
+    start,
+    end,
+    scaleDownAt: end + (parseDuration(spec.scaling.cooldown) ?? 0),
+  };
+}
+
+/** What reconcile saw this time; everything the pure status needs. */
+export interface Observed {
+  now: number;
+  generation: number;
+  /** null while it is not yet time to preheat. */
+  preheat: { ok: true } | { ok: false; reason: string; message: string } | null;
+  scaling: { ok: true; raised: boolean } | { ok: false; reason: string; message: string };
+  stock: { total: number; remaining: number | null; sold: number; paid: number } | null;
+  error: string | null;
+}
+
+export function phaseOf(b: Boundaries, o: Observed): Phase {
+  if (o.now >= b.end) return 'Ended';
+  if (o.now >= b.start) return o.stock?.remaining === 0 ? 'SoldOut' : 'Live';
+  if (o.now >= b.preheatAt) return o.preheat?.ok ? 'Ready' : 'Preheating';
+  return 'Scheduled';
+}
+
+/** The next boundary after now, when the phase or the HPA floor may change. */
+export function nextTransition(b: Boundaries, now: number): number | null {
+  const next = [b.preheatAt, b.scaleAt, b.start, b.end, b.scaleDownAt]
+    .filter((t) => t > now)
+    .sort((x, y) => x - y);
+  return next[0] ?? null;
+}
+
+function condition(
+  type: ConditionType,
+  ok: boolean | null,
+  reason: string,
+  message: string,
+  o: Observed,
+  prev: Condition[],
+): Condition {
+  const status = ok === null ? 'Unknown' : ok ? 'True' : 'False';
+  const before = prev.find((c) => c.type === type);
+  // lastTransitionTime moves only when the status does, as in every Kubernetes condition.
+  const lastTransitionTime =
+    before && before.status === status ? before.lastTransitionTime : new Date(o.now).toISOString();
+  return { type, status, reason, message, lastTransitionTime, observedGeneration: o.generation };
+}
+
+/** The whole status, as a pure function of spec, observation and the previous conditions. */
+export function computeStatus(spec: ActivitySpec, o: Observed, prev: Condition[] = []): ActivityStatus {
+  const b = boundaries(spec);
+  const phase = phaseOf(b, o);
+  const pre = o.preheat;
+  const conditions = [
+    pre === null
+      ? condition('Preheated', false, 'Waiting', `preheat at ${new Date(b.preheatAt).toISOString()}`, o, prev)
+      : pre.ok
+        ? condition(
+            'Preheated',
+            true,
+            'Preheated',
+            'stock and activity info are in Redis (verified by read-back)',
+            o,
+            prev,
+          )
+        : condition('Preheated', false, pre.reason, pre.message, o, prev),
+    o.scaling.ok
+      ? condition(
+          'ScaledUp',
+          o.scaling.raised,
+          o.scaling.raised ? 'FloorRaised' : 'Baseline',
+          o.scaling.raised ? 'HPA floors raised for the sale' : 'HPA floors at their baseline',
+          o,
+          prev,
+        )
+      : condition('ScaledUp', false, o.scaling.reason, o.scaling.message, o, prev),
+    o.error === null
+      ? condition('Reconciled', true, 'Reconciled', 'spec reconciled', o, prev)
+      : condition('Reconciled', false, 'Error', o.error, o, prev),
+    condition(
+      'Ready',
+      (phase === 'Ready' || phase === 'Live') && !spec.paused,
+      spec.paused ? 'Paused' : phase,
+      spec.paused ? 'the sale is paused' : `phase ${phase}`,
+      o,
+      prev,
+    ),
+  ];
+  const next = nextTransition(b, o.now);
+  const s = o.stock;
+  return {
+    phase,
+    observedGeneration: o.generation,
+    conditions,
+    ...(s
+      ? {
+          stock: {
+            total: s.total,
+            remaining: s.remaining ?? s.total,
+            sold: s.sold,
+            paid: s.paid,
+            drift: s.remaining === null ? 0 : s.total - s.remaining - s.sold,
+          },
+        }
+      : {}),
+    ...(next !== null ? { nextTransitionTime: new Date(next).toISOString() } : {}),
+  };
+}
+
+/** When to look again: the next boundary, and every `liveRefreshMs` while the sale runs (stock in status). */
+export function requeueAfter(spec: ActivitySpec, now: number, liveRefreshMs: number): number | null {
+  const b = boundaries(spec);
+  const next = nextTransition(b, now);
+  const live = now >= b.preheatAt && now < b.scaleDownAt;
+  const candidates = [next === null ? Infinity : next - now + 50, live ? liveRefreshMs : Infinity];
+  const delay = Math.min(...candidates);
+  return Number.isFinite(delay) ? Math.max(100, delay) : null;
+}
+
+/** Status equality for "write only when changed". */
+export function sameStatus(a: ActivityStatus | undefined, b: ActivityStatus): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b);
+}

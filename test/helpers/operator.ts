@@ -1,0 +1,183 @@
+import type { Server } from 'node:http';
+import * as k8s from '@kubernetes/client-node';
+import { listen } from '../../services/core/http/server.js';
+import { loadOperatorConfig } from '../../operator/config.js';
+import type { EnvTest } from '../../operator/kube/envtest.js';
+import { buildOperator, type Operator } from '../../operator/service.js';
+import { quietLog, waitFor } from './env.js';
+
+export const GVR = { group: 'stampede.dev', version: 'v1alpha1', plural: 'seckillactivities' };
+
+export interface RunningOperator {
+  operator: Operator;
+  server: Server;
+  stop(): Promise<void>;
+}
+
+export async function startOperator(
+  env: EnvTest,
+  prefix: string,
+  schema: string,
+  extra: Record<string, string> = {},
+): Promise<RunningOperator> {
+  const config = loadOperatorConfig({
+    ...process.env,
+    KUBECONFIG: env.kubeConfigFile(),
+    LEADER_ELECTION: 'false',
+    OPERATOR_LIVE_REFRESH_MS: '300',
+    ...extra,
+    STAMPEDE_PREFIX: prefix,
+    DATABASE_SCHEMA: schema,
+    PORT: '0',
+  });
+  const operator = buildOperator(config, quietLog);
+  await operator.start();
+  const server = await listen(operator.app, 0, '127.0.0.1');
+  return {
+    operator,
+    server,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      for (const c of operator.closers) await c.close().catch(() => undefined);
+    },
+  };
+}
+
+export interface Sale {
+  startInMs: number;
+  lengthMs: number;
+  stock?: number;
+  targets?: { name: string; minReplicas: number; maxReplicas: number }[];
+  preheatLead?: string;
+  scalingLead?: string;
+  cooldown?: string;
+}
+
+export function saleSpec(s: Sale): Record<string, unknown> {
+  const start = Date.now() + s.startInMs;
+  return {
+    product: {
+      sku: `SKU-${start}-${Math.random().toString(36).slice(2, 6)}`,
+      name: 'Operator sale',
+      price: '9.90',
+    },
+    stock: s.stock ?? 3,
+    window: { start: new Date(start).toISOString(), end: new Date(start + s.lengthMs).toISOString() },
+    paymentWindow: '10m',
+    preheat: { leadTime: s.preheatLead ?? '2s' },
+    scaling: { leadTime: s.scalingLead ?? '3s', cooldown: s.cooldown ?? '2s', targets: s.targets ?? [] },
+  };
+}
+
+export class Cluster {
+  readonly objects: k8s.CustomObjectsApi;
+  readonly core: k8s.CoreV1Api;
+  readonly apps: k8s.AppsV1Api;
+  readonly hpa: k8s.AutoscalingV2Api;
+
+  constructor(
+    env: EnvTest,
+    readonly ns: string,
+  ) {
+    const kc = env.kubeConfig();
+    this.objects = kc.makeApiClient(k8s.CustomObjectsApi);
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.apps = kc.makeApiClient(k8s.AppsV1Api);
+    this.hpa = kc.makeApiClient(k8s.AutoscalingV2Api);
+  }
+
+  async namespace(): Promise<void> {
+    await this.core.createNamespace({ body: { metadata: { name: this.ns } } });
+  }
+
+  async deployment(name: string, replicas: number): Promise<void> {
+    const labels = { app: name };
+    await this.apps.createNamespacedDeployment({
+      namespace: this.ns,
+      body: {
+        metadata: { name },
+        spec: {
+          replicas,
+          selector: { matchLabels: labels },
+          template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'stampede:dev' }] } },
+        },
+      },
+    });
+  }
+
+  create(name: string, spec: Record<string, unknown>, annotations: Record<string, string> = {}) {
+    return this.objects.createNamespacedCustomObject({
+      ...GVR,
+      namespace: this.ns,
+      body: {
+        apiVersion: 'stampede.dev/v1alpha1',
+        kind: 'SeckillActivity',
+        metadata: { name, annotations },
+        spec,
+      },
+    });
+  }
+
+  async get(name: string): Promise<{
+    metadata: { generation: number; finalizers?: string[] };
+    spec: Record<string, unknown>;
+    status?: Record<string, unknown> & {
+      phase?: string;
+      observedGeneration?: number;
+      conditions?: { type: string; status: string; reason: string; observedGeneration: number }[];
+      stock?: Record<string, number>;
+    };
+  } | null> {
+    try {
+      return (await this.objects.getNamespacedCustomObject({ ...GVR, namespace: this.ns, name })) as never;
+    } catch {
+      return null;
+    }
+  }
+
+  async phase(name: string): Promise<string | undefined> {
+    return (await this.get(name))?.status?.phase;
+  }
+
+  waitPhase(name: string, phase: string, timeoutMs = 20_000) {
+    return waitFor(async () => (await this.phase(name)) === phase, `${name} to be ${phase}`, timeoutMs);
+  }
+
+  async floor(target: string): Promise<number | null> {
+    try {
+      return (
+        (await this.hpa.readNamespacedHorizontalPodAutoscaler({ namespace: this.ns, name: target })).spec
+          ?.minReplicas ?? null
+      );
+    } catch {
+      return null;
+    }
+  }
+
+  async patchSpec(name: string, spec: Record<string, unknown>): Promise<void> {
+    await this.objects.patchNamespacedCustomObject(
+      { ...GVR, namespace: this.ns, name, body: { spec } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+  }
+
+  async annotate(name: string, annotations: Record<string, string>): Promise<void> {
+    await this.objects.patchNamespacedCustomObject(
+      { ...GVR, namespace: this.ns, name, body: { metadata: { annotations } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+  }
+
+  async remove(name: string): Promise<void> {
+    await this.objects.deleteNamespacedCustomObject({ ...GVR, namespace: this.ns, name });
+  }
+
+  async events(name: string): Promise<string[]> {
+    const list = await this.core.listNamespacedEvent({
+      namespace: this.ns,
+      fieldSelector: `involvedObject.name=${name}`,
+    });
+    return list.items.map((e) => `${e.reason}: ${e.message}`);
+  }
+}

@@ -1,0 +1,114 @@
+// A whole sale against a real kube-apiserver, Redis and Postgres, in seconds: Scheduled → Preheating/Ready →
+// Live → SoldOut (bought through the real seckill path) → Ended, Redis preheated before the start, the HPA
+// floor raised at start − scaling.leadTime and restored after end + cooldown.
+import type { Redis } from 'ioredis';
+import { EnvTest } from '../../operator/kube/envtest.js';
+import { activityKeys } from '../../services/core/redis/keys.js';
+import { testSchema, type TestSchema } from '../helpers/db.js';
+import { dropAmqpPrefix, dropRedisPrefix, newRedis, randomPrefix, tokens, waitFor } from '../helpers/env.js';
+import { Cluster, saleSpec, startOperator, type RunningOperator } from '../helpers/operator.js';
+import { call, startSeckill, waitReady, type RunningSeckill } from '../helpers/seckill.js';
+
+const CRD = new URL('../../k8s/crd/seckillactivities.yaml', import.meta.url).pathname;
+const prefix = randomPrefix('op');
+let env: EnvTest;
+let pg: TestSchema;
+let redis: Redis;
+let op: RunningOperator;
+let seckill: RunningSeckill;
+let cluster: Cluster;
+
+beforeAll(async () => {
+  env = await EnvTest.start();
+  await env.apply(CRD);
+  pg = await testSchema();
+  redis = newRedis();
+  cluster = new Cluster(env, `op-${Date.now()}`);
+  await cluster.namespace();
+  await cluster.deployment('shop-seckill', 2);
+  op = await startOperator(env, prefix, pg.schema, { WATCH_NAMESPACE: cluster.ns });
+  seckill = await startSeckill(prefix, { DATABASE_SCHEMA: pg.schema });
+  await waitReady(seckill.url);
+}, 120_000);
+afterAll(async () => {
+  await seckill?.stop();
+  await op?.stop();
+  await env?.stop();
+  await dropAmqpPrefix(prefix);
+  await dropRedisPrefix(redis, prefix);
+  await redis.quit();
+  await pg.drop();
+});
+
+it('runs a sale from Scheduled to Ended, preheating and scaling ahead of the crowd', async () => {
+  const spec = saleSpec({
+    startInMs: 7000,
+    lengthMs: 6000,
+    stock: 2,
+    preheatLead: '3s',
+    scalingLead: '4s',
+    cooldown: '2s',
+    targets: [{ name: 'shop-seckill', minReplicas: 6, maxReplicas: 9 }],
+  });
+  const start = Date.parse((spec.window as { start: string }).start);
+  const end = Date.parse((spec.window as { end: string }).end);
+  await cluster.create('phone-drop', spec);
+  const k = activityKeys(prefix, 'phone-drop');
+
+  await cluster.waitPhase('phone-drop', 'Scheduled');
+  expect(await redis.exists(k.stock)).toBe(0);
+  const scheduled = await cluster.get('phone-drop');
+  expect(scheduled?.metadata.finalizers).toContain('stampede.dev/cleanup');
+  expect(scheduled?.status?.conditions?.find((c) => c.type === 'Preheated')).toMatchObject({
+    status: 'False',
+    reason: 'Waiting',
+    observedGeneration: 1,
+  });
+
+  await waitFor(async () => (await cluster.floor('shop-seckill')) === 6, 'the HPA floor raised');
+  expect(Date.now()).toBeLessThan(start);
+  await cluster.waitPhase('phone-drop', 'Ready');
+  expect(Date.now()).toBeLessThan(start);
+  expect(await redis.get(k.stock)).toBe('2');
+  expect(
+    (await cluster.get('phone-drop'))?.status?.conditions?.find((c) => c.type === 'Preheated')?.status,
+  ).toBe('True');
+  const hpa = await cluster.hpa.readNamespacedHorizontalPodAutoscaler({
+    namespace: cluster.ns,
+    name: 'shop-seckill',
+  });
+  expect(hpa.metadata?.annotations).toMatchObject({ 'stampede.dev/baseline-min-replicas': '2' });
+  expect(hpa.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'stampede-operator' });
+  expect(hpa.spec?.behavior?.scaleUp?.stabilizationWindowSeconds).toBe(0);
+
+  await cluster.waitPhase('phone-drop', 'Live', 15_000);
+  for (const u of ['b1', 'b2']) {
+    const r = await call(seckill.url, '/seckill/phone-drop', {
+      token: await tokens.sign({ userId: u, role: 'user' }),
+      body: {},
+    });
+    expect(r.status).toBe(202);
+  }
+  await cluster.waitPhase('phone-drop', 'SoldOut');
+  expect((await cluster.get('phone-drop'))?.status?.stock).toMatchObject({ total: 2, remaining: 0 });
+
+  await cluster.waitPhase('phone-drop', 'Ended', 15_000);
+  expect(Date.now()).toBeGreaterThanOrEqual(end);
+  await waitFor(
+    async () => (await cluster.floor('shop-seckill')) === 2,
+    'the HPA floor back at its baseline',
+    15_000,
+  );
+  const events = await cluster.events('phone-drop');
+  expect(events).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(/PhaseChanged: .*Live/),
+      expect.stringMatching(/PhaseChanged: .*Ended/),
+    ]),
+  );
+  const metrics = await (
+    await fetch(`http://127.0.0.1:${(op.server.address() as { port: number }).port}/metrics`)
+  ).text();
+  expect(metrics).toMatch(/stampede_activity_phase\{activity="phone-drop",phase="Ended"[^}]*\} 1/);
+  expect(metrics).toMatch(/stampede_operator_reconcile_total\{result="success"/);
+}, 60_000);
