@@ -1,0 +1,69 @@
+import { activitySpecSchema } from '../../services/core/activity/spec.js';
+import { boundaries, computeStatus, nextTransition, phaseOf, requeueAfter, type Observed } from './status.js';
+
+const spec = activitySpecSchema.parse({
+  product: { sku: 'S', name: 'N', price: '1.00' },
+  stock: 10,
+  window: { start: '2026-11-11T00:00:00Z', end: '2026-11-11T00:30:00Z' },
+  preheat: { leadTime: '10m' },
+  scaling: { leadTime: '5m', cooldown: '10m' },
+});
+const T = (iso: string) => Date.parse(iso);
+const obs = (now: number, over: Partial<Observed> = {}): Observed => ({
+  now,
+  generation: 3,
+  preheat: { ok: true },
+  scaling: { ok: true, raised: false },
+  stock: { total: 10, remaining: 4, sold: 6, paid: 2 },
+  error: null,
+  ...over,
+});
+
+describe('status (pure)', () => {
+  const b = boundaries(spec);
+
+  it('derives every boundary from the spec', () => {
+    expect(b).toEqual({
+      preheatAt: T('2026-11-10T23:50:00Z'),
+      scaleAt: T('2026-11-10T23:55:00Z'),
+      start: T('2026-11-11T00:00:00Z'),
+      end: T('2026-11-11T00:30:00Z'),
+      scaleDownAt: T('2026-11-11T00:40:00Z'),
+    });
+    expect(nextTransition(b, T('2026-11-10T23:52:00Z'))).toBe(b.scaleAt);
+    expect(nextTransition(b, T('2026-11-11T00:45:00Z'))).toBeNull();
+  });
+
+  it.each([
+    ['2026-11-10T23:00:00Z', {}, 'Scheduled'],
+    ['2026-11-10T23:51:00Z', { preheat: null }, 'Preheating'],
+    ['2026-11-10T23:51:00Z', {}, 'Ready'],
+    ['2026-11-11T00:10:00Z', {}, 'Live'],
+    ['2026-11-11T00:10:00Z', { stock: { total: 10, remaining: 0, sold: 10, paid: 0 } }, 'SoldOut'],
+    ['2026-11-11T00:30:00Z', {}, 'Ended'],
+  ] as const)('at %s is %s', (at, over, phase) => {
+    expect(phaseOf(b, obs(T(at), over as Partial<Observed>))).toBe(phase);
+  });
+
+  it('keeps lastTransitionTime while a condition keeps its status, and stamps observedGeneration', () => {
+    const first = computeStatus(spec, obs(T('2026-11-11T00:10:00Z')));
+    const later = computeStatus(spec, obs(T('2026-11-11T00:11:00Z')), first.conditions);
+    expect(later.conditions).toEqual(first.conditions);
+    expect(later.conditions.every((c) => c.observedGeneration === 3)).toBe(true);
+    const failing = computeStatus(spec, obs(T('2026-11-11T00:12:00Z'), { error: 'boom' }), later.conditions);
+    const reconciled = failing.conditions.find((c) => c.type === 'Reconciled');
+    expect(reconciled).toMatchObject({
+      status: 'False',
+      reason: 'Error',
+      message: 'boom',
+      lastTransitionTime: '2026-11-11T00:12:00.000Z',
+    });
+    expect(failing.stock).toEqual({ total: 10, remaining: 4, sold: 6, paid: 2, drift: 0 });
+  });
+
+  it('requeues at the next boundary, and often while the sale runs', () => {
+    expect(requeueAfter(spec, T('2026-11-10T23:00:00Z'), 10_000)).toBe(50 * 60_000 + 50);
+    expect(requeueAfter(spec, T('2026-11-11T00:10:00Z'), 10_000)).toBe(10_000);
+    expect(requeueAfter(spec, T('2026-11-12T00:00:00Z'), 10_000)).toBeNull();
+  });
+});
