@@ -1,0 +1,251 @@
+{{/* Names: "<release>-stampede", or just the release name when it already contains the chart name. */}}
+{{- define "stampede.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "stampede.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 54 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 54 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 54 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "stampede.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels; call with (dict "root" $ "component" "seckill"). */}}
+{{- define "stampede.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "stampede.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+{{- with .component }}
+app.kubernetes.io/component: {{ . }}
+{{- end }}
+{{- end }}
+
+{{- define "stampede.labels" -}}
+helm.sh/chart: {{ include "stampede.chart" .root }}
+{{ include "stampede.selectorLabels" . }}
+app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .root.Release.Service }}
+app.kubernetes.io/part-of: stampede
+{{- end }}
+
+{{- define "stampede.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{- define "stampede.operatorServiceAccountName" -}}
+{{- if .Values.operator.serviceAccount.create }}
+{{- default (printf "%s-operator" (include "stampede.fullname" .)) .Values.operator.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.operator.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+One process's Deployment; call with (dict "root" $ "component" "seckill" "main" "dist/services/seckill/main.js").
+Every process runs the same image with its own entry point.
+*/}}
+{{- define "stampede.deployment" -}}
+{{- $root := .root }}
+{{- $c := .component }}
+{{- $v := index $root.Values $c }}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "stampede.fullname" $root }}-{{ $c }}
+  labels:
+    {{- include "stampede.labels" . | nindent 4 }}
+spec:
+  {{- /* The HPA owns the replica count when there is one; a fixed count here would fight it on upgrade. */}}
+  {{- if not (dig "autoscaling" "enabled" false $v) }}
+  replicas: {{ $v.replicaCount }}
+  {{- end }}
+  revisionHistoryLimit: 5
+  selector:
+    matchLabels:
+      {{- include "stampede.selectorLabels" . | nindent 6 }}
+  template:
+    metadata:
+      labels:
+        {{- include "stampede.labels" . | nindent 8 }}
+      {{- with $v.podAnnotations }}
+      annotations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+    spec:
+      {{- if eq $c "operator" }}
+      serviceAccountName: {{ include "stampede.operatorServiceAccountName" $root }}
+      {{- else }}
+      {{- /* Only the operator talks to the Kubernetes API. */}}
+      automountServiceAccountToken: false
+      {{- end }}
+      {{- with $root.Values.imagePullSecrets }}
+      imagePullSecrets:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      securityContext:
+        {{- toYaml $root.Values.podSecurityContext | nindent 8 }}
+      terminationGracePeriodSeconds: {{ $root.Values.shutdown.terminationGracePeriodSeconds }}
+      containers:
+        - name: {{ $c }}
+          image: {{ include "stampede.image" $root }}
+          imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+          args: ["node", {{ .main | quote }}]
+          ports:
+            - name: http
+              containerPort: {{ $v.port }}
+              protocol: TCP
+          env:
+            - name: PORT
+              value: {{ $v.port | quote }}
+            - name: SHUTDOWN_DELAY_SECONDS
+              value: {{ $root.Values.shutdown.delaySeconds | quote }}
+            - name: TRUST_PROXY_HOPS
+              value: {{ $root.Values.trustProxyHops | quote }}
+            {{- range $name, $value := merge (deepCopy (default dict $v.env)) $root.Values.env }}
+            - name: {{ $name }}
+              value: {{ $value | quote }}
+            {{- end }}
+            {{- range $v.secretEnv }}
+            - name: {{ . }}
+              valueFrom:
+                secretKeyRef: { name: {{ $root.Values.existingSecret }}, key: {{ . }} }
+            {{- end }}
+            {{- range $v.optionalSecretEnv }}
+            - name: {{ . }}
+              valueFrom:
+                secretKeyRef: { name: {{ $root.Values.existingSecret }}, key: {{ . }}, optional: true }
+            {{- end }}
+            {{- if eq $c "operator" }}
+            - name: WATCH_NAMESPACE
+              value: {{ $v.watchNamespace | quote }}
+            - name: POD_NAME
+              valueFrom: { fieldRef: { fieldPath: metadata.name } }
+            # The Lease lives in the release namespace (LEASE_NAMESPACE defaults to POD_NAMESPACE), one per release.
+            - name: POD_NAMESPACE
+              valueFrom: { fieldRef: { fieldPath: metadata.namespace } }
+            - name: LEASE_NAME
+              value: {{ include "stampede.fullname" $root }}-operator
+            {{- end }}
+          livenessProbe:
+            httpGet: { path: /healthz, port: http }
+            {{- toYaml $root.Values.probes.liveness | nindent 12 }}
+          readinessProbe:
+            httpGet: { path: /readyz, port: http }
+            {{- toYaml $root.Values.probes.readiness | nindent 12 }}
+          lifecycle:
+            preStop:
+              # Endpoints and the Ingress take a few seconds to forget a terminating pod; keep serving
+              # meanwhile. node:20-slim is Debian with coreutils, so `sleep` exists.
+              exec:
+                command: ["sleep", {{ $root.Values.shutdown.preStopSleepSeconds | quote }}]
+          resources:
+            {{- toYaml $v.resources | nindent 12 }}
+          securityContext:
+            {{- toYaml $root.Values.securityContext | nindent 12 }}
+          volumeMounts:
+            - name: tmp
+              mountPath: /tmp
+      volumes:
+        # The root filesystem is read-only; /tmp is the one writable place.
+        - name: tmp
+          emptyDir: { sizeLimit: 64Mi }
+      {{- with $v.nodeSelector }}
+      nodeSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $v.tolerations }}
+      tolerations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $v.affinity }}
+      affinity:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+{{- end }}
+
+{{/* A ClusterIP Service for one process; its one port also serves /metrics. */}}
+{{- define "stampede.service" -}}
+{{- $v := index .root.Values .component }}
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ include "stampede.fullname" .root }}-{{ .component }}
+  labels:
+    {{- include "stampede.labels" . | nindent 4 }}
+spec:
+  type: ClusterIP
+  selector:
+    {{- include "stampede.selectorLabels" . | nindent 4 }}
+  ports:
+    - name: http
+      port: {{ $v.port }}
+      targetPort: http
+      protocol: TCP
+{{- end }}
+
+{{/*
+Baseline HPA, named like its Deployment: the operator adopts it, records this baseline in annotations and
+raises the floor around a sale. Scale up fast (a sale opens at once), scale down slowly.
+*/}}
+{{- define "stampede.hpa" -}}
+{{- $v := index .root.Values .component }}
+{{- if $v.autoscaling.enabled }}
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ include "stampede.fullname" .root }}-{{ .component }}
+  labels:
+    {{- include "stampede.labels" . | nindent 4 }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ include "stampede.fullname" .root }}-{{ .component }}
+  minReplicas: {{ $v.autoscaling.minReplicas }}
+  maxReplicas: {{ $v.autoscaling.maxReplicas }}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: {{ $v.autoscaling.targetCPUUtilizationPercentage }}
+  behavior:
+    scaleUp:
+      stabilizationWindowSeconds: 0
+      selectPolicy: Max
+      policies:
+        - { type: Percent, value: 100, periodSeconds: 15 }
+        - { type: Pods, value: 4, periodSeconds: 15 }
+    scaleDown:
+      stabilizationWindowSeconds: 300
+      policies:
+        - { type: Percent, value: 20, periodSeconds: 60 }
+{{- end }}
+{{- end }}
+
+{{- define "stampede.pdb" -}}
+{{- $v := index .root.Values .component }}
+{{- if $v.pdb.enabled }}
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ include "stampede.fullname" .root }}-{{ .component }}
+  labels:
+    {{- include "stampede.labels" . | nindent 4 }}
+spec:
+  maxUnavailable: {{ $v.pdb.maxUnavailable }}
+  selector:
+    matchLabels:
+      {{- include "stampede.selectorLabels" . | nindent 6 }}
+{{- end }}
+{{- end }}
