@@ -1,82 +1,23 @@
 // The whole platform as `npm start` runs it (separate, supervised processes), from register to a paid
 // order; a killed service is restarted; Ctrl-C (SIGINT) stops everything cleanly.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-import type { Redis } from 'ioredis';
-import pg from 'pg';
-import {
-  DATABASE_URL,
-  dropAmqpPrefix,
-  dropRedisPrefix,
-  newRedis,
-  randomPrefix,
-  waitFor,
-} from '../helpers/env.js';
+import { waitFor } from '../helpers/env.js';
+import { ROOT_ADMIN as ADMIN, startPlatform, type Platform } from '../helpers/platform.js';
 import { call } from '../helpers/seckill.js';
 
-const START = new URL('../../scripts/start.mjs', import.meta.url).pathname;
-const ADMIN = { email: 'root@stampede.test', password: 'root-password-0123' };
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
 describe('npm start', () => {
-  const prefix = randomPrefix('e2e');
-  const schema = `e2e_${process.pid}_${Date.now()}`;
-  let redis: Redis;
-  let platform: ChildProcess;
-  let out = '';
-  let ports: { api: number; seckill: number; orders: number };
-  let exited: Promise<number | null>;
-
+  let p: Platform;
+  let ports: Platform['ports'];
   beforeAll(async () => {
-    redis = newRedis();
-    ports = { api: await freePort(), seckill: await freePort(), orders: await freePort() };
-    platform = spawn(process.execPath, [START], {
-      env: {
-        ...process.env,
-        API_PORT: String(ports.api),
-        SECKILL_PORT: String(ports.seckill),
-        ORDERS_PORT: String(ports.orders),
-        STAMPEDE_PREFIX: prefix,
-        DATABASE_SCHEMA: schema,
-        ADMIN_EMAIL: ADMIN.email,
-        ADMIN_PASSWORD: ADMIN.password,
-        LOG_LEVEL: 'warn',
-        ORDERS_SWEEP_INTERVAL_MS: '200',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    platform.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-    platform.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-    exited = new Promise((r) => platform.on('exit', (code) => r(code)));
-    for (const port of Object.values(ports)) {
-      await waitFor(
-        async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,
-        `port ${port} ready`,
-        30_000,
-      );
-    }
+    p = await startPlatform();
+    ports = p.ports;
   });
   afterAll(async () => {
-    if (platform.exitCode === null) platform.kill('SIGKILL');
-    await dropAmqpPrefix(prefix);
-    await dropRedisPrefix(redis, prefix);
-    await redis.quit();
-    const c = new pg.Client({ connectionString: DATABASE_URL });
-    await c.connect();
-    await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-    await c.end();
+    await p?.cleanup();
   });
 
   it('prints the URLs, and takes a shopper from register to a paid order', async () => {
-    expect(out).toMatch(new RegExp(`api\\s+http://127.0.0.1:${ports.api}`));
-    expect(out).toMatch(new RegExp(`seckill\\s+http://127.0.0.1:${ports.seckill}`));
+    expect(p.output()).toMatch(new RegExp(`api\\s+http://127.0.0.1:${ports.api}`));
+    expect(p.output()).toMatch(new RegExp(`seckill\\s+http://127.0.0.1:${ports.seckill}`));
     const api = `http://127.0.0.1:${ports.api}`;
     const seckill = `http://127.0.0.1:${ports.seckill}`;
     const admin = String((await call(api, '/api/auth/login', { body: ADMIN })).body.accessToken);
@@ -122,12 +63,15 @@ describe('npm start', () => {
   });
 
   it('restarts a service that dies, and stops everything on SIGINT', async () => {
-    const pid = Number(/seckill started \(pid (\d+)\)/.exec(out)?.[1]);
+    const pid = Number(/seckill started \(pid (\d+)\)/.exec(p.output())?.[1]);
     process.kill(pid, 'SIGKILL');
-    await waitFor(() => /seckill exited \(SIGKILL\); restarting/.test(out), 'the supervisor to notice');
+    await waitFor(
+      () => /seckill exited \(SIGKILL\); restarting/.test(p.output()),
+      'the supervisor to notice',
+    );
     await waitFor(
       async () => {
-        const m = [...out.matchAll(/seckill started \(pid (\d+)\)/g)];
+        const m = [...p.output().matchAll(/seckill started \(pid (\d+)\)/g)];
         return (
           m.length === 2 &&
           (await fetch(`http://127.0.0.1:${ports.seckill}/readyz`).then(
@@ -139,8 +83,8 @@ describe('npm start', () => {
       'seckill back',
       30_000,
     );
-    platform.kill('SIGINT');
-    expect(await exited).toBe(0);
+    p.child.kill('SIGINT');
+    expect(await p.exited).toBe(0);
     for (const port of Object.values(ports)) {
       await expect(fetch(`http://127.0.0.1:${port}/healthz`)).rejects.toThrow();
     }

@@ -1,0 +1,74 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import pg from 'pg';
+import { DATABASE_URL, dropAmqpPrefix, dropRedisPrefix, newRedis, randomPrefix, waitFor } from './env.js';
+
+const START = new URL('../../scripts/start.mjs', import.meta.url).pathname;
+export const ROOT_ADMIN = { email: 'root@stampede.test', password: 'root-password-0123' };
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+export interface Platform {
+  child: ChildProcess;
+  ports: { api: number; seckill: number; orders: number };
+  output(): string;
+  exited: Promise<number | null>;
+  cleanup(): Promise<void>;
+}
+
+/** `npm start` (scripts/start.mjs) on free ports, in its own Postgres schema and STAMPEDE_PREFIX. */
+export async function startPlatform(env: Record<string, string> = {}): Promise<Platform> {
+  const prefix = randomPrefix('plat');
+  const schema = `plat_${process.pid}_${Date.now()}`;
+  const ports = { api: await freePort(), seckill: await freePort(), orders: await freePort() };
+  let out = '';
+  const child = spawn(process.execPath, [START], {
+    env: {
+      ...process.env,
+      API_PORT: String(ports.api),
+      SECKILL_PORT: String(ports.seckill),
+      ORDERS_PORT: String(ports.orders),
+      STAMPEDE_PREFIX: prefix,
+      DATABASE_SCHEMA: schema,
+      ADMIN_EMAIL: ROOT_ADMIN.email,
+      ADMIN_PASSWORD: ROOT_ADMIN.password,
+      LOG_LEVEL: 'warn',
+      ORDERS_SWEEP_INTERVAL_MS: '200',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  for (const port of Object.values(ports)) {
+    await waitFor(
+      async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).ok,
+      `port ${port} ready`,
+      30_000,
+    );
+  }
+  return {
+    child,
+    ports,
+    exited,
+    output: () => out,
+    async cleanup() {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      const redis = newRedis();
+      await dropAmqpPrefix(prefix);
+      await dropRedisPrefix(redis, prefix);
+      await redis.quit();
+      const c = new pg.Client({ connectionString: DATABASE_URL });
+      await c.connect();
+      await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await c.end();
+    },
+  };
+}
