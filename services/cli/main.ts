@@ -8,10 +8,13 @@ import { createLogger } from '../core/log.js';
 import { closeRedis, createRedis } from '../core/redis/client.js';
 import { loadCliConfig, type CliConfig } from './config.js';
 import { parseManifests } from './manifest.js';
+import { runSaleCommand } from './sale/index.js';
+import { SALE_USAGE } from './sale/options.js';
 
 const USAGE = `usage: stampede <command>
   migrate                 create the database if missing and run migrations
-  apply -f <file.yaml>    register and preheat the SeckillActivity manifests in a file (no Kubernetes)`;
+  apply -f <file.yaml>    register and preheat the SeckillActivity manifests in a file (no Kubernetes)
+  sale [options]          run a flash sale against the running platform and report it (--help)`;
 
 async function runMigrate(config: CliConfig): Promise<void> {
   if (await ensureDatabase(config.databaseUrl))
@@ -54,11 +57,16 @@ async function runApply(config: CliConfig, args: string[]): Promise<void> {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
-  if (command !== 'migrate' && command !== 'apply') {
+  if (command !== 'migrate' && command !== 'apply' && command !== 'sale') {
     console.error(USAGE);
     return 2;
   }
+  if (command === 'sale' && (args.includes('--help') || args.includes('-h'))) {
+    console.log(SALE_USAGE);
+    return 0;
+  }
   const config = loadCliConfig();
+  if (command === 'sale') return runSaleCommand(config, args);
   if (command === 'migrate') await runMigrate(config);
   else await runApply(config, args);
   return 0;

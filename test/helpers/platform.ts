@@ -16,6 +16,8 @@ async function freePort(): Promise<number> {
 
 export interface Platform {
   child: ChildProcess;
+  prefix: string;
+  schema: string;
   ports: { api: number; seckill: number; orders: number };
   output(): string;
   exited: Promise<number | null>;
@@ -56,6 +58,8 @@ export async function startPlatform(env: Record<string, string> = {}): Promise<P
   }
   return {
     child,
+    prefix,
+    schema,
     ports,
     exited,
     output: () => out,

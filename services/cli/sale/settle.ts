@@ -1,0 +1,86 @@
+import type { Redis } from 'ioredis';
+import { QueryTypes, type Sequelize } from 'sequelize';
+import { activityKeys } from '../../core/redis/keys.js';
+import type { SaleRun } from './run.js';
+
+export interface Settled {
+  drainSeconds: number | null;
+  paid: number;
+  payRefused: number;
+  byStatus: Record<string, number>;
+  rows: number;
+  remaining: number | null;
+  invariants: { oversold: number; duplicate: number; lost: number };
+}
+
+async function until(probe: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await probe()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+const rowsOf = (db: Sequelize, activity: string) =>
+  db.query<{ id: string; user_id: string; status: string; quantity: number }>(
+    `SELECT o.id, o.user_id, o.status, o.quantity FROM orders o JOIN seckill_activities a ON a.id = o.activity_id WHERE a.name = $1`,
+    { bind: [activity], type: QueryTypes.SELECT },
+  );
+
+/**
+ * Waits for the pipeline to turn every 202 into a row, pays a share of the orders through the API (as a
+ * shopper would), lets the rest time out, then checks the invariants against Postgres and Redis.
+ */
+export async function settleSale(
+  d: { db: Sequelize; redis: Redis; prefix: string; apiUrl: string },
+  activity: string,
+  run: SaleRun,
+  tokens: string[],
+  o: { stock: number; payShare: number; paymentWindowSeconds: number },
+): Promise<Settled> {
+  const accepted = run.samples.filter((s) => s.outcome === 'accepted');
+  const ids = new Set(accepted.map((s) => s.orderId as string));
+  const t0 = performance.now();
+  const drained = await until(async () => (await rowsOf(d.db, activity)).length >= ids.size, 120_000);
+  const drainSeconds = drained ? (performance.now() - t0) / 1000 : null;
+
+  const toPay = accepted.slice(0, Math.floor(accepted.length * o.payShare));
+  const answers = await Promise.all(
+    toPay.map((s) =>
+      fetch(`${d.apiUrl}/api/orders/${s.orderId}/pay`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${tokens[s.user]}` },
+      }).then(
+        (r) => r.status,
+        () => 0,
+      ),
+    ),
+  );
+  await until(
+    async () => (await rowsOf(d.db, activity)).every((r) => r.status !== 'pending_payment'),
+    (o.paymentWindowSeconds + 30) * 1000,
+  );
+
+  const rows = await rowsOf(d.db, activity);
+  const byStatus: Record<string, number> = {};
+  for (const r of rows) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+  const live = rows
+    .filter((r) => r.status === 'paid' || r.status === 'pending_payment')
+    .reduce((n, r) => n + r.quantity, 0);
+  const have = new Set(rows.map((r) => r.id));
+  const remaining = await d.redis.get(activityKeys(d.prefix, activity).stock);
+  return {
+    drainSeconds,
+    paid: answers.filter((s) => s === 200).length,
+    payRefused: answers.filter((s) => s !== 200).length,
+    byStatus,
+    rows: rows.length,
+    remaining: remaining === null ? null : Number(remaining),
+    invariants: {
+      oversold: Math.max(0, live - o.stock),
+      duplicate: rows.length - new Set(rows.map((r) => r.user_id)).size + (accepted.length - ids.size),
+      lost: [...ids].filter((id) => !have.has(id)).length,
+    },
+  };
+}
