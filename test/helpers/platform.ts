@@ -1,18 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import pg from 'pg';
-import { DATABASE_URL, dropAmqpPrefix, dropRedisPrefix, newRedis, randomPrefix, waitFor } from './env.js';
+import {
+  DATABASE_URL,
+  dropAmqpPrefix,
+  dropRedisPrefix,
+  freePort,
+  newRedis,
+  randomPrefix,
+  waitFor,
+} from './env.js';
 
 const START = new URL('../../scripts/start.mjs', import.meta.url).pathname;
 export const ROOT_ADMIN = { email: 'root@stampede.test', password: 'root-password-0123' };
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 export interface Platform {
   child: ChildProcess;

@@ -3,7 +3,6 @@
 // clients close last and the process exits 0. Every 202 is a queued message.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import amqp from 'amqplib';
 import type { Redis } from 'ioredis';
 import { orderTopology } from '../../services/core/messaging/topology.js';
@@ -13,6 +12,7 @@ import {
   AMQP_URL,
   dropAmqpPrefix,
   dropRedisPrefix,
+  freePort,
   newRedis,
   randomPrefix,
   tokens,
@@ -21,14 +21,6 @@ import {
 import { call, waitReady } from '../helpers/seckill.js';
 
 const MAIN = new URL('../../dist/services/seckill/main.js', import.meta.url).pathname;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 describe('graceful shutdown', () => {
   const prefix = randomPrefix('sigterm');

@@ -2,12 +2,11 @@
 // SIGKILL the leader and the other takes over within the lease duration.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
 import { EnvTest } from '../../operator/kube/envtest.js';
 import { testSchema, type TestSchema } from '../helpers/db.js';
-import { DATABASE_URL, dropRedisPrefix, newRedis, randomPrefix, waitFor } from '../helpers/env.js';
+import { DATABASE_URL, dropRedisPrefix, freePort, newRedis, randomPrefix, waitFor } from '../helpers/env.js';
 import { Cluster, saleSpec } from '../helpers/operator.js';
 
 const CRD = new URL('../../k8s/crd/seckillactivities.yaml', import.meta.url).pathname;
@@ -20,14 +19,6 @@ let pg: TestSchema;
 let redis: Redis;
 let cluster: Cluster;
 const procs = new Map<string, { child: ChildProcess; port: number }>();
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 async function operator(id: string): Promise<void> {
   const port = await freePort();
