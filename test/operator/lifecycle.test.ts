@@ -64,6 +64,9 @@ it('runs a sale from Scheduled to Ended, preheating and scaling ahead of the cro
     reason: 'Waiting',
     observedGeneration: 1,
   });
+  // Before start − scaling.leadTime the operator holds the target at its baseline (the Deployment's 2).
+  await waitFor(async () => (await cluster.floor('shop-seckill')) === 2, 'the HPA created at its baseline');
+  expect(Date.now()).toBeLessThan(start - 4000);
 
   await waitFor(async () => (await cluster.floor('shop-seckill')) === 6, 'the HPA floor raised');
   expect(Date.now()).toBeLessThan(start);
