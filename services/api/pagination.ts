@@ -1,3 +1,4 @@
+import { QueryTypes, type Sequelize } from 'sequelize';
 import { z } from 'zod';
 
 export const pageQuery = z
@@ -12,4 +13,24 @@ export interface Page<T> {
   page: number;
   pageSize: number;
   total: number;
+}
+
+/**
+ * The list's total: lists read it from `count(*) OVER ()` on their page; a page past the end has no row to
+ * carry it, so then it is counted with the list's own FROM/WHERE.
+ */
+export async function totalOf(
+  rows: { total: number }[],
+  page: number,
+  db: Sequelize,
+  countSql: string,
+  bind: unknown[] = [],
+): Promise<number> {
+  if (rows[0]) return rows[0].total;
+  if (page === 1) return 0;
+  const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n ${countSql}`, {
+    bind,
+    type: QueryTypes.SELECT,
+  });
+  return row?.n ?? 0;
 }

@@ -256,6 +256,10 @@ describe('admin and catalogue', () => {
     const page1 = await call(api.url, '/api/products?page=1&pageSize=2');
     expect(page1.body).toMatchObject({ page: 1, pageSize: 2, total: expect.any(Number) });
     expect((page1.body.items as unknown[]).length).toBe(2);
+    const past = await call(api.url, '/api/products?page=999&pageSize=2');
+    expect(past.body).toMatchObject({ items: [], page: 999, total: page1.body.total });
+    const activitiesPast = await call(api.url, '/api/activities?status=live&page=999');
+    expect(activitiesPast.body.total).toBeGreaterThanOrEqual(1);
     const first = (page1.body.items as { id: string }[])[0] as { id: string };
     expect((await call(api.url, `/api/products/${first.id}`)).body).toMatchObject({
       id: first.id,

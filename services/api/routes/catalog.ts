@@ -4,7 +4,7 @@ import { QueryTypes, type Sequelize } from 'sequelize';
 import { z } from 'zod';
 import { AppError, ErrorCode } from '../../core/errors.js';
 import { activityKeys } from '../../core/redis/keys.js';
-import { pageQuery, type Page } from '../pagination.js';
+import { pageQuery, totalOf, type Page } from '../pagination.js';
 import { parse } from '../validate.js';
 
 interface ActivityRow {
@@ -54,7 +54,7 @@ export function catalogRoutes(db: Sequelize, redis: Redis, prefix: string): Rout
       items: rows.map(({ total: _t, original_price, ...p }) => ({ ...p, originalPrice: original_price })),
       page: q.page,
       pageSize: q.pageSize,
-      total: rows[0]?.total ?? (await countAll(db, 'products')),
+      total: await totalOf(rows, q.page, db, 'FROM products'),
     };
     res.json(page);
   });
@@ -109,7 +109,8 @@ export function catalogRoutes(db: Sequelize, redis: Redis, prefix: string): Rout
         type: QueryTypes.SELECT,
       },
     );
-    res.json({ items: await view(rows), page: q.page, pageSize: q.pageSize, total: rows[0]?.total ?? 0 });
+    const total = await totalOf(rows, q.page, db, `FROM seckill_activities a ${where}`);
+    res.json({ items: await view(rows), page: q.page, pageSize: q.pageSize, total });
   });
 
   r.get('/activities/:activity', async (req, res) => {
@@ -121,11 +122,4 @@ export function catalogRoutes(db: Sequelize, redis: Redis, prefix: string): Rout
     res.json((await view(rows))[0]);
   });
   return r;
-}
-
-async function countAll(db: Sequelize, table: 'products'): Promise<number> {
-  const [row] = await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`, {
-    type: QueryTypes.SELECT,
-  });
-  return row?.n ?? 0;
 }

@@ -5,7 +5,7 @@ import type { TokenService } from '../../core/auth/jwt.js';
 import { AppError, ErrorCode } from '../../core/errors.js';
 import { payOrder } from '../../core/orders/pay.js';
 import { authenticate, principal } from '../guard.js';
-import { pageQuery } from '../pagination.js';
+import { pageQuery, totalOf } from '../pagination.js';
 import { parse } from '../validate.js';
 import { applyPaymentEvent, verifyWebhook } from '../webhook.js';
 
@@ -50,7 +50,10 @@ export function orderRoutes(db: Sequelize, tokens: TokenService): Router {
         type: QueryTypes.SELECT,
       },
     );
-    res.json({ items: rows.map(view), page: q.page, pageSize: q.pageSize, total: rows[0]?.total ?? 0 });
+    const total = await totalOf(rows, q.page, db, 'FROM orders o WHERE o.user_id = $1', [
+      principal(req).userId,
+    ]);
+    res.json({ items: rows.map(view), page: q.page, pageSize: q.pageSize, total });
   });
   r.get('/:id', async (req, res) => {
     const id = orderId.safeParse(req.params.id);
