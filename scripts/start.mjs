@@ -65,9 +65,10 @@ const children = new Map();
 let stopping = false;
 
 function supervise(svc, attempt = 0) {
+  // The IPC channel closes when this supervisor dies, however it dies: the services then stop themselves.
   const child = spawn(process.execPath, [svc.main], {
     cwd: root,
-    stdio: 'inherit',
+    stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
     env: { ...env, PORT: svc.port },
   });
   const started = Date.now();

@@ -90,3 +90,22 @@ describe('npm start', () => {
     }
   });
 });
+
+it('leaves no service behind when the supervisor itself is SIGKILLed', async () => {
+  const q = await startPlatform();
+  try {
+    q.child.kill('SIGKILL');
+    for (const port of Object.values(q.ports)) {
+      await waitFor(
+        () =>
+          fetch(`http://127.0.0.1:${port}/healthz`).then(
+            () => false,
+            () => true,
+          ),
+        `port ${port} closed`,
+      );
+    }
+  } finally {
+    await q.cleanup();
+  }
+}, 60_000);

@@ -63,7 +63,13 @@ export async function startPlatform(env: Record<string, string> = {}): Promise<P
     exited,
     output: () => out,
     async cleanup() {
-      if (child.exitCode === null) child.kill('SIGKILL');
+      // SIGINT lets the supervisor stop its services; a SIGKILL would orphan them.
+      if (child.exitCode === null) {
+        child.kill('SIGINT');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(timer);
+      }
       const redis = newRedis();
       await dropAmqpPrefix(prefix);
       await dropRedisPrefix(redis, prefix);

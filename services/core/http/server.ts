@@ -82,4 +82,6 @@ export function onSignals(shutdown: () => Promise<void>, log: Logger): void {
   };
   process.once('SIGTERM', () => handler('SIGTERM'));
   process.once('SIGINT', () => handler('SIGINT'));
+  // Under `npm start` the supervisor is the IPC parent: if it dies (even by SIGKILL), stop too, not orphaned.
+  if (process.send) process.once('disconnect', () => handler('supervisor gone'));
 }
