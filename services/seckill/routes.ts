@@ -27,6 +27,7 @@ export interface SeckillRouteDeps {
   metrics: PurchaseMetrics;
   limits: Limits;
   orderStatus?: OrderStatusSource;
+  redisTimeoutMs: number;
   now?: () => number;
 }
 
@@ -66,7 +67,7 @@ export function mountSeckillRoutes(app: Express, d: SeckillRouteDeps): void {
     if (d.redis.status !== 'ready') throw unavailable('stock store unavailable');
     const entry = await withTimeout(
       d.redis.hget(activityKeys(d.prefix, name).buyers, principal.userId),
-      1000,
+      d.redisTimeoutMs,
       'result read',
     ).catch((err: unknown) => {
       throw unavailable('stock store unavailable', err);

@@ -80,6 +80,7 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
       perUser: new RateLimiter(config.ratePerUser),
     },
     orderStatus,
+    redisTimeoutMs: config.redisTimeoutMs,
   });
   finish(app, http);
   return {

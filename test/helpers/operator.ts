@@ -2,9 +2,11 @@ import type { Server } from 'node:http';
 import * as k8s from '@kubernetes/client-node';
 import { listen } from '../../services/core/http/server.js';
 import { loadOperatorConfig } from '../../operator/config.js';
-import type { EnvTest } from '../../operator/kube/envtest.js';
+import type { Redis } from 'ioredis';
+import { EnvTest } from '../../operator/kube/envtest.js';
+import { testSchema, type TestSchema } from './db.js';
 import { buildOperator, type Operator } from '../../operator/service.js';
-import { quietLog, waitFor } from './env.js';
+import { dropAmqpPrefix, dropRedisPrefix, newRedis, quietLog, randomPrefix, waitFor } from './env.js';
 
 export const GVR = { group: 'stampede.dev', version: 'v1alpha1', plural: 'seckillactivities' };
 
@@ -180,4 +182,46 @@ export class Cluster {
     });
     return list.items.map((e) => `${e.reason}: ${e.message}`);
   }
+}
+
+export interface OperatorSuite {
+  env: EnvTest;
+  pg: TestSchema;
+  redis: Redis;
+  cluster: Cluster;
+  op: RunningOperator;
+  prefix: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * What every operator suite needs: a real API server with the CRD, its own Postgres schema and prefix, a
+ * namespace with one target Deployment (2 replicas), and an operator watching that namespace.
+ */
+export async function operatorSuite(tag: string, deployment: string): Promise<OperatorSuite> {
+  const env = await EnvTest.start();
+  await env.apply(new URL('../../k8s/crd/seckillactivities.yaml', import.meta.url).pathname);
+  const prefix = randomPrefix(tag);
+  const pg = await testSchema();
+  const redis = newRedis();
+  const cluster = new Cluster(env, `${tag}-${Date.now()}`);
+  await cluster.namespace();
+  await cluster.deployment(deployment, 2);
+  const op = await startOperator(env, prefix, pg.schema, { WATCH_NAMESPACE: cluster.ns });
+  return {
+    env,
+    pg,
+    redis,
+    cluster,
+    op,
+    prefix,
+    async stop() {
+      await op.stop();
+      await env.stop();
+      await dropAmqpPrefix(prefix);
+      await dropRedisPrefix(redis, prefix);
+      await redis.quit();
+      await pg.drop();
+    },
+  };
 }

@@ -1,37 +1,24 @@
 // Operator behaviour against a real kube-apiserver (and real Redis and Postgres): overlapping activities on
 // one Deployment, spec changes during a sale, the finalizer, and a watch that survives an API server restart.
 import type { Redis } from 'ioredis';
-import { EnvTest } from '../../operator/kube/envtest.js';
+import type { EnvTest } from '../../operator/kube/envtest.js';
 import { activityKeys } from '../../services/core/redis/keys.js';
 import { Scripts } from '../../services/core/redis/scripts.js';
-import { testSchema, type TestSchema } from '../helpers/db.js';
-import { dropRedisPrefix, newRedis, randomPrefix, waitFor } from '../helpers/env.js';
-import { Cluster, saleSpec, startOperator, type RunningOperator } from '../helpers/operator.js';
+import { waitFor } from '../helpers/env.js';
+import { operatorSuite, saleSpec, type Cluster, type OperatorSuite } from '../helpers/operator.js';
 
-const CRD = new URL('../../k8s/crd/seckillactivities.yaml', import.meta.url).pathname;
-const prefix = randomPrefix('opb');
+let suite: OperatorSuite;
 let env: EnvTest;
-let pg: TestSchema;
 let redis: Redis;
-let op: RunningOperator;
 let cluster: Cluster;
+let prefix: string;
 
 beforeAll(async () => {
-  env = await EnvTest.start();
-  await env.apply(CRD);
-  pg = await testSchema();
-  redis = newRedis();
-  cluster = new Cluster(env, `opb-${Date.now()}`);
-  await cluster.namespace();
-  await cluster.deployment('web', 2);
-  op = await startOperator(env, prefix, pg.schema, { WATCH_NAMESPACE: cluster.ns });
+  suite = await operatorSuite('opb', 'web');
+  ({ env, redis, cluster, prefix } = suite);
 }, 120_000);
 afterAll(async () => {
-  await op?.stop();
-  await env?.stop();
-  await dropRedisPrefix(redis, prefix);
-  await redis.quit();
-  await pg.drop();
+  await suite?.stop();
 });
 
 it('sets the floor of two overlapping activities to their max, then the other’s, then the baseline', async () => {

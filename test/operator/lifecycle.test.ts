@@ -2,42 +2,33 @@
 // Live → SoldOut (bought through the real seckill path) → Ended, Redis preheated before the start, the HPA
 // floor raised at start − scaling.leadTime and restored after end + cooldown.
 import type { Redis } from 'ioredis';
-import { EnvTest } from '../../operator/kube/envtest.js';
 import { activityKeys } from '../../services/core/redis/keys.js';
-import { testSchema, type TestSchema } from '../helpers/db.js';
-import { dropAmqpPrefix, dropRedisPrefix, newRedis, randomPrefix, tokens, waitFor } from '../helpers/env.js';
-import { Cluster, saleSpec, startOperator, type RunningOperator } from '../helpers/operator.js';
+import { tokens, waitFor } from '../helpers/env.js';
+import {
+  operatorSuite,
+  saleSpec,
+  type Cluster,
+  type OperatorSuite,
+  type RunningOperator,
+} from '../helpers/operator.js';
 import { call, startSeckill, waitReady, type RunningSeckill } from '../helpers/seckill.js';
 
-const CRD = new URL('../../k8s/crd/seckillactivities.yaml', import.meta.url).pathname;
-const prefix = randomPrefix('op');
-let env: EnvTest;
-let pg: TestSchema;
+let suite: OperatorSuite;
 let redis: Redis;
-let op: RunningOperator;
-let seckill: RunningSeckill;
 let cluster: Cluster;
+let op: RunningOperator;
+let prefix: string;
+let seckill: RunningSeckill;
 
 beforeAll(async () => {
-  env = await EnvTest.start();
-  await env.apply(CRD);
-  pg = await testSchema();
-  redis = newRedis();
-  cluster = new Cluster(env, `op-${Date.now()}`);
-  await cluster.namespace();
-  await cluster.deployment('shop-seckill', 2);
-  op = await startOperator(env, prefix, pg.schema, { WATCH_NAMESPACE: cluster.ns });
-  seckill = await startSeckill(prefix, { DATABASE_SCHEMA: pg.schema });
+  suite = await operatorSuite('op', 'shop-seckill');
+  ({ redis, cluster, op, prefix } = suite);
+  seckill = await startSeckill(prefix, { DATABASE_SCHEMA: suite.pg.schema });
   await waitReady(seckill.url);
 }, 120_000);
 afterAll(async () => {
   await seckill?.stop();
-  await op?.stop();
-  await env?.stop();
-  await dropAmqpPrefix(prefix);
-  await dropRedisPrefix(redis, prefix);
-  await redis.quit();
-  await pg.drop();
+  await suite?.stop();
 });
 
 it('runs a sale from Scheduled to Ended, preheating and scaling ahead of the crowd', async () => {
