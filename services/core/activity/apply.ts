@@ -13,6 +13,14 @@ export interface ApplyResult {
   preheat: PreheatResult | null;
 }
 
+export interface ApplyOptions {
+  preheat?: boolean;
+  /** The SeckillActivity applying it (the operator): it claims an unowned activity, and only its own. */
+  owner?: { namespace: string; uid: string };
+  /** `stampede apply --force`, `?force=true`: change an activity a SeckillActivity owns anyway. */
+  force?: boolean;
+}
+
 /**
  * What the operator does for one SeckillActivity, once: upsert product and activity in Postgres, then
  * preheat Redis, all inside one transaction that holds the activity's row lock, so a total below what is
@@ -24,7 +32,7 @@ export async function applyActivity(
   prefix: string,
   name: string,
   spec: ActivitySpec,
-  opts: { preheat?: boolean } = {},
+  opts: ApplyOptions = {},
 ): Promise<ApplyResult> {
   return db.transaction(async (transaction) => {
     const [product] = await db.query<{ id: string }>(
@@ -37,10 +45,25 @@ export async function applyActivity(
         transaction,
       },
     );
-    const [current] = await db.query<{ id: string; sold: number }>(
-      `SELECT id, sold FROM seckill_activities WHERE name = $1 FOR UPDATE`,
-      { bind: [name], type: QueryTypes.SELECT, transaction },
-    );
+    const [current] = await db.query<{
+      id: string;
+      sold: number;
+      owner_namespace: string | null;
+      owner_uid: string | null;
+    }>(`SELECT id, sold, owner_namespace, owner_uid FROM seckill_activities WHERE name = $1 FOR UPDATE`, {
+      bind: [name],
+      type: QueryTypes.SELECT,
+      transaction,
+    });
+    const owner = opts.owner;
+    if (current?.owner_uid && (owner ? current.owner_uid !== owner.uid : !opts.force)) {
+      throw new AppError(
+        ErrorCode.OWNED_BY_CLUSTER,
+        `${name} is owned by the SeckillActivity ${current.owner_namespace}/${name}` +
+          (owner ? '' : '; change that resource, or force this change'),
+        { extra: { owner: { namespace: current.owner_namespace, uid: current.owner_uid } } },
+      );
+    }
     if (current && spec.stock < current.sold) {
       throw new AppError(
         ErrorCode.STOCK_BELOW_SOLD,
@@ -50,12 +73,14 @@ export async function applyActivity(
     const paymentSeconds = Math.ceil((parseDuration(spec.paymentWindow) ?? 0) / 1000);
     await db.query(
       `INSERT INTO seckill_activities (id, name, product_id, total_stock, max_per_user, start_time, end_time,
-         payment_window_seconds, price, paused, spec)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         payment_window_seconds, price, paused, spec, owner_namespace, owner_uid)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
        ON CONFLICT (name) DO UPDATE SET product_id = EXCLUDED.product_id, total_stock = EXCLUDED.total_stock,
          max_per_user = EXCLUDED.max_per_user, start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time,
          payment_window_seconds = EXCLUDED.payment_window_seconds, price = EXCLUDED.price, paused = EXCLUDED.paused,
-         spec = EXCLUDED.spec, updated_at = now()`,
+         spec = EXCLUDED.spec, updated_at = now(),
+         owner_namespace = coalesce(EXCLUDED.owner_namespace, seckill_activities.owner_namespace),
+         owner_uid = coalesce(EXCLUDED.owner_uid, seckill_activities.owner_uid)`,
       {
         bind: [
           uuidv7(),
@@ -69,6 +94,8 @@ export async function applyActivity(
           spec.product.price,
           spec.paused,
           JSON.stringify(spec),
+          owner?.namespace ?? null,
+          owner?.uid ?? null,
         ],
         transaction,
       },

@@ -3,6 +3,7 @@ import type { QueryInterface, Sequelize } from 'sequelize';
 import { SequelizeStorage, Umzug, type MigrationParams } from 'umzug';
 import { initial } from './migrations/0001-initial.js';
 import { paymentEvents } from './migrations/0002-payment-events.js';
+import { activityOwner } from './migrations/0003-activity-owner.js';
 
 export interface Migration {
   name: string;
@@ -11,7 +12,7 @@ export interface Migration {
 }
 
 /** Every migration in order; new ones are appended, never edited once released. */
-export const MIGRATIONS: Migration[] = [initial, paymentEvents];
+export const MIGRATIONS: Migration[] = [initial, paymentEvents, activityOwner];
 
 export function migrator(sequelize: Sequelize, schema = 'public'): Umzug<QueryInterface> {
   return new Umzug({
