@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { Redis } from 'ioredis';
 import type { Sequelize } from 'sequelize';
+import { z } from 'zod';
 import { applyActivity } from '../../core/activity/apply.js';
 import { activitySpecSchema } from '../../core/activity/spec.js';
 import type { TokenService } from '../../core/auth/jwt.js';
@@ -8,6 +9,9 @@ import { AppError, ErrorCode } from '../../core/errors.js';
 import { ACTIVITY_NAME } from '../../core/redis/keys.js';
 import { authenticate, requireAdmin } from '../guard.js';
 import { parse } from '../validate.js';
+
+/** `?force=true` changes an activity a SeckillActivity owns (409 OWNED_BY_CLUSTER otherwise). */
+const putQuery = z.object({ force: z.enum(['true', 'false']).default('false') }).strict();
 
 /** `PUT /api/admin/activities/:activity`: a SeckillActivity spec, with the effect of `stampede apply`. */
 export function adminRoutes(db: Sequelize, redis: Redis, prefix: string, tokens: TokenService): Router {
@@ -17,8 +21,9 @@ export function adminRoutes(db: Sequelize, redis: Redis, prefix: string, tokens:
     const name = String(req.params.activity);
     if (!ACTIVITY_NAME.test(name))
       throw new AppError(ErrorCode.VALIDATION_FAILED, 'activity names are DNS-1123 names');
+    const { force } = parse(putQuery, req.query);
     const spec = parse(activitySpecSchema, req.body);
-    const result = await applyActivity(db, redis, prefix, name, spec);
+    const result = await applyActivity(db, redis, prefix, name, spec, { force: force === 'true' });
     res.status(result.created ? 201 : 200).json({
       activity: name,
       created: result.created,
