@@ -1,10 +1,9 @@
 // The chart checked with real tools: the helm that `npm run tools` builds lints and renders it for every
 // ci/*-values.yaml, and the envtest kube-apiserver accepts every rendered object in a server-side dry run
-// (after the CRD is installed). The chart's CRD must be the very file in k8s/crd/.
+// (after the CRD and the Prometheus Operator's CRDs are installed). The chart's CRD must be the very file in k8s/crd/.
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { EnvTest } from '../../operator/kube/envtest.js';
@@ -15,35 +14,60 @@ const HELM = join(root, '.tools/bin/helm');
 const CHART = join(root, 'charts/stampede');
 const valuesFiles = readdirSync(join(CHART, 'ci')).filter((f) => f.endsWith('-values.yaml'));
 
-// The Prometheus Operator's kinds, as permissive CRDs: the dry run checks our objects reach the API
-// server well-formed, the real CRDs come with the Prometheus Operator.
-const monitoringCrds = ['ServiceMonitor:servicemonitors', 'PrometheusRule:prometheusrules']
-  .map((x) => {
-    const [kind, plural] = x.split(':') as [string, string];
-    return `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: ${plural}.monitoring.coreos.com}
-spec:
-  group: monitoring.coreos.com
-  scope: Namespaced
-  names: {kind: ${kind}, plural: ${plural}}
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
-`;
-  })
-  .join('---\n');
+// The Prometheus Operator's real CRDs (v0.93.0, beside the repo in ../shared): their structural schemas
+// validate every field of the chart's ServiceMonitor and PrometheusRule in the dry run.
+const MONITORING_CRDS = resolve(root, '../shared/crds/prometheus-operator');
+const monitoringCrds = readdirSync(MONITORING_CRDS).filter((f) =>
+  /^monitoring\.coreos\.com_.*\.yaml$/.test(f),
+);
 
 let env: EnvTest;
+
+/**
+ * A client whose writes use `fieldValidation=Strict`: the API server refuses an unknown or duplicate field
+ * instead of dropping it with a warning (its default), so a misspelt ServiceMonitor field fails the dry run.
+ */
+function strictClient(kc: k8s.KubeConfig): k8s.KubernetesObjectApi {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error('envtest kubeconfig without a cluster');
+  const strict = {
+    pre: (ctx: k8s.RequestContext) => (ctx.setQueryParam('fieldValidation', 'Strict'), Promise.resolve(ctx)),
+    post: (res: k8s.ResponseContext) => Promise.resolve(res),
+  };
+  return new k8s.KubernetesObjectApi(
+    k8s.createConfiguration({
+      baseServer: new k8s.ServerConfiguration(server, {}),
+      authMethods: { default: kc },
+      promiseMiddleware: [strict],
+    }),
+  );
+}
+
+/** Dry-run creates every object in namespace `stampede`; answers the refusals. */
+async function dryRun(objects: k8s.KubernetesObject[]): Promise<string[]> {
+  const client = strictClient(env.kubeConfig());
+  const refused: string[] = [];
+  for (const o of objects) {
+    if (o.metadata && !o.metadata.namespace && o.kind !== 'ClusterRole' && o.kind !== 'ClusterRoleBinding')
+      o.metadata.namespace = 'stampede';
+    await client
+      .create(o, undefined, 'All')
+      .catch((err: unknown) =>
+        refused.push(`${o.kind}/${o.metadata?.name}: ${String((err as { body?: string }).body ?? err)}`),
+      );
+  }
+  return refused;
+}
 
 beforeAll(async () => {
   env = await EnvTest.start();
   await env.apply(join(root, 'k8s/crd/seckillactivities.yaml'));
-  const dir = mkdtempSync(join(tmpdir(), 'chart-'));
-  writeFileSync(join(dir, 'monitoring.yaml'), monitoringCrds);
-  await env.apply(join(dir, 'monitoring.yaml'));
+  expect(monitoringCrds.sort()).toEqual([
+    'monitoring.coreos.com_podmonitors.yaml',
+    'monitoring.coreos.com_prometheusrules.yaml',
+    'monitoring.coreos.com_servicemonitors.yaml',
+  ]);
+  for (const f of monitoringCrds) await env.apply(join(MONITORING_CRDS, f));
   await env
     .kubeConfig()
     .makeApiClient(k8s.CoreV1Api)
@@ -71,18 +95,7 @@ it.each(valuesFiles)(
       (o): o is k8s.KubernetesObject => Boolean(o),
     );
     expect(objects.length).toBeGreaterThan(10);
-    const client = k8s.KubernetesObjectApi.makeApiClient(env.kubeConfig());
-    const refused: string[] = [];
-    for (const o of objects) {
-      if (o.metadata && !o.metadata.namespace && o.kind !== 'ClusterRole' && o.kind !== 'ClusterRoleBinding')
-        o.metadata.namespace = 'stampede';
-      await client
-        .create(o, undefined, 'All')
-        .catch((err: unknown) =>
-          refused.push(`${o.kind}/${o.metadata?.name}: ${String((err as { body?: string }).body ?? err)}`),
-        );
-    }
-    expect(refused).toEqual([]);
+    expect(await dryRun(objects)).toEqual([]);
     const kinds = new Set(objects.map((o) => o.kind));
     for (const k of [
       'Deployment',
@@ -98,6 +111,54 @@ it.each(valuesFiles)(
   },
   60_000,
 );
+
+it('validates the monitoring objects against the real Prometheus Operator schemas', async () => {
+  const { stdout } = await run(
+    HELM,
+    ['template', 'stampede', CHART, '-f', join(CHART, 'ci/full-values.yaml'), '--namespace', 'stampede'],
+    { maxBuffer: 16 << 20 },
+  );
+  const monitoring = (k8s.loadAllYaml(stdout) as (k8s.KubernetesObject | null)[]).filter(
+    (o): o is k8s.KubernetesObject => o?.apiVersion === 'monitoring.coreos.com/v1',
+  );
+  expect(monitoring.map((o) => o.kind).sort()).toEqual(['PrometheusRule', 'ServiceMonitor']);
+  expect(await dryRun(structuredClone(monitoring))).toEqual([]);
+  // The same objects spoilt the ways a hand edit spoils them: every one is refused, so the schemas above
+  // are the real ones and not permissive stand-ins.
+  type Spec = {
+    endpoints?: Record<string, unknown>[];
+    groups?: { rules: Record<string, unknown>[] }[];
+  };
+  const spoilt = (
+    monitor: (e: Record<string, unknown>) => void,
+    rule: (r: Record<string, unknown>) => void,
+  ) =>
+    monitoring.map((o) => {
+      const copy = structuredClone(o) as k8s.KubernetesObject & { spec: Spec };
+      if (copy.spec.endpoints?.[0]) monitor(copy.spec.endpoints[0]);
+      if (copy.spec.groups?.[0]?.rules[1]) rule(copy.spec.groups[0].rules[1]);
+      return copy;
+    });
+  const refusals = [
+    ...(await dryRun(
+      spoilt(
+        (e) => (e.scrapeTimout = '10s'),
+        (r) => (r.fore = '5m'),
+      ),
+    )),
+    ...(await dryRun(
+      spoilt(
+        (e) => (e.interval = '15 seconds'),
+        (r) => (r.for = 'ten minutes'),
+      ),
+    )),
+  ];
+  expect(refusals).toHaveLength(4);
+  expect(refusals.join('\n')).toMatch(/unknown field.*scrapeTimout/);
+  expect(refusals.join('\n')).toMatch(/unknown field.*fore/);
+  expect(refusals.join('\n')).toMatch(/interval.*should match/);
+  expect(refusals.join('\n')).toMatch(/for.*should match/);
+}, 60_000);
 
 it('renders no secret value and the restricted pod security fields', async () => {
   const { stdout } = await run(
