@@ -23,15 +23,35 @@ export function migrator(sequelize: Sequelize, schema = 'public'): Umzug<QueryIn
   });
 }
 
-/** Runs pending migrations; returns their names. Serialised across processes by an advisory lock. */
+/**
+ * Runs pending migrations; returns their names. Serialised across processes by a session-level advisory
+ * lock, which belongs to one connection: it is taken and released on a connection of its own, outside
+ * the pool (a pooled unlock could run on another session, fail, and leave the lock held by an idle pooled
+ * connection, so every later migration would wait for it).
+ */
 export async function migrate(sequelize: Sequelize, schema = 'public'): Promise<string[]> {
   const lock = 7_316_221;
-  await sequelize.query('SELECT pg_advisory_lock(:lock)', { replacements: { lock } });
+  const c = sequelize.config;
+  const client = new pg.Client({
+    host: c.host,
+    port: Number(c.port),
+    user: c.username,
+    password: c.password ?? undefined,
+    database: c.database,
+    ssl: (sequelize.options.dialectOptions as { ssl?: pg.ClientConfig['ssl'] } | undefined)?.ssl,
+    connectionTimeoutMillis: 3000,
+  });
+  await client.connect();
   try {
-    const done = await migrator(sequelize, schema).up();
-    return done.map((m) => m.name);
+    await client.query('SELECT pg_advisory_lock($1)', [lock]);
+    try {
+      const done = await migrator(sequelize, schema).up();
+      return done.map((m) => m.name);
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [lock]);
+    }
   } finally {
-    await sequelize.query('SELECT pg_advisory_unlock(:lock)', { replacements: { lock } });
+    await client.end();
   }
 }
 
