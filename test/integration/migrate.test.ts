@@ -3,20 +3,22 @@
 // leaving the lock held by an idle pooled connection and every later migration waiting for it).
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { QueryTypes } from 'sequelize';
 import { createSequelize } from '../../services/core/db/connect.js';
 import { ensureDatabase, migrate } from '../../services/core/db/migrate.js';
 import { DATABASE_URL, quietLog } from '../helpers/env.js';
 
 const LOCK = 7_316_221;
 
-const held = (c: pg.Client) =>
+/** Advisory migration locks held by the given backends (other suites may be migrating meanwhile). */
+const heldBy = (c: pg.Client, pids: Set<number>) =>
   c
-    .query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND granted
+    .query<{ pid: number }>(
+      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
        AND ((classid::bigint << 32) | objid::bigint) = $1`,
       [LOCK],
     )
-    .then((r) => r.rows[0]?.n ?? 0);
+    .then((r) => r.rows.filter((row) => pids.has(row.pid)).length);
 
 it('takes and releases the migration lock on one connection while other queries share the pool', async () => {
   await ensureDatabase(DATABASE_URL);
@@ -30,15 +32,21 @@ it('takes and releases the migration lock on one connection while other queries 
   await observer.connect();
   let running = true;
   try {
+    const pool = new Set<number>();
     const busy = Array.from({ length: 6 }, async () => {
-      while (running) await db.query('SELECT pg_sleep(0.001)');
+      while (running) {
+        const [row] = await db.query<{ pid: number }>('SELECT pg_backend_pid() AS pid, pg_sleep(0.001)', {
+          type: QueryTypes.SELECT,
+        });
+        if (row) pool.add(row.pid);
+      }
     });
     const applied: string[] = [];
     const leftHeld: number[] = [];
     // Each run must leave no lock behind, whichever pooled connection the other queries hold meanwhile.
     for (let i = 0; i < 60; i++) {
       applied.push(...(await migrate(db, schema)));
-      leftHeld.push(await held(observer));
+      leftHeld.push(await heldBy(observer, pool));
     }
     running = false;
     await Promise.all(busy);

@@ -38,7 +38,7 @@ export async function migrate(sequelize: Sequelize, schema = 'public'): Promise<
     user: c.username,
     password: c.password ?? undefined,
     database: c.database,
-    ssl: (sequelize.options.dialectOptions as { ssl?: pg.ClientConfig['ssl'] } | undefined)?.ssl,
+    ssl: (c.dialectOptions as { ssl?: pg.ClientConfig['ssl'] } | undefined)?.ssl,
     connectionTimeoutMillis: 3000,
   });
   await client.connect();
