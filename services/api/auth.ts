@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { QueryTypes, type Sequelize } from 'sequelize';
 import { v7 as uuidv7 } from 'uuid';
 import { ACCESS_TOKEN_TTL_SECONDS, type Role, type TokenService } from '../core/auth/jwt.js';
+import { ConfigError } from '../core/config.js';
 import { AppError, ErrorCode } from '../core/errors.js';
 import { hashPassword, verifyPassword } from './passwords.js';
 
@@ -36,14 +37,26 @@ export class AuthService {
     return { id, email };
   }
 
-  /** Creates or updates the configured admin (ADMIN_EMAIL/ADMIN_PASSWORD) at start. */
+  /**
+   * Creates or updates the configured admin (ADMIN_EMAIL/ADMIN_PASSWORD) at start. An existing account
+   * that is not an admin is never promoted (whoever registered that address first would get the keys):
+   * the API refuses to start and says why.
+   */
   async ensureAdmin(email: string, password: string): Promise<void> {
     const hash = await hashPassword(password);
-    await this.db.query(
+    const [row] = await this.db.query<{ id: string }>(
       `INSERT INTO users (id, email, password_hash, role) VALUES ($1, $2, $3, 'admin')
-       ON CONFLICT ((lower(email))) DO UPDATE SET password_hash = EXCLUDED.password_hash, role = 'admin', updated_at = now()`,
-      { bind: [uuidv7(), email, hash] },
+       ON CONFLICT ((lower(email))) DO UPDATE SET password_hash = EXCLUDED.password_hash, updated_at = now()
+       WHERE users.role = 'admin'
+       RETURNING id`,
+      { bind: [uuidv7(), email, hash], type: QueryTypes.SELECT },
     );
+    if (!row) {
+      throw new ConfigError([
+        `ADMIN_EMAIL=${email}: an account with this email exists and is not an admin; it is not promoted. ` +
+          'Choose another ADMIN_EMAIL, or grant the role in the database on purpose.',
+      ]);
+    }
   }
 
   async login(email: string, password: string): Promise<Session> {

@@ -1,7 +1,10 @@
 // The business API against real Postgres and Redis (own schema and prefix): auth, catalogue, admin.
 import type { Redis } from 'ioredis';
 import { testSchema, type TestSchema } from '../helpers/db.js';
-import { dropRedisPrefix, newRedis, randomPrefix } from '../helpers/env.js';
+import { loadApiConfig } from '../../services/api/config.js';
+import { buildApi } from '../../services/api/service.js';
+import { ConfigError } from '../../services/core/config.js';
+import { dropRedisPrefix, newRedis, quietLog, randomPrefix } from '../helpers/env.js';
 import { ADMIN, adminToken, newUser, startApi, type RunningApi } from '../helpers/api.js';
 import { call, type Answer } from '../helpers/seckill.js';
 
@@ -151,6 +154,41 @@ describe('auth', () => {
     );
     expect(payload).toMatchObject({ role: 'admin', iss: 'stampede', aud: 'stampede' });
     expect(payload.exp - payload.iat).toBeLessThanOrEqual(900);
+  });
+
+  it('refuses to start when ADMIN_EMAIL names an existing account that is not an admin, and changes nothing', async () => {
+    const shopper = await newUser(api.url);
+    const config = loadApiConfig({
+      ...process.env,
+      ADMIN_EMAIL: shopper.email.toUpperCase(),
+      ADMIN_PASSWORD: 'takeover-password-0123',
+      STAMPEDE_PREFIX: prefix,
+      DATABASE_SCHEMA: pg.schema,
+    });
+    const other = buildApi(config, quietLog);
+    try {
+      const err = await other.start().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as Error).message).toMatch(/ADMIN_EMAIL.*exists and is not an admin/);
+    } finally {
+      for (const c of other.closers) await c.close().catch(() => undefined);
+    }
+    // The shopper is still a shopper with their own password, and the takeover password opens nothing.
+    const own = await call(api.url, '/api/auth/login', {
+      body: { email: shopper.email, password: 'a-long-enough-passphrase' },
+    });
+    expect(own.status).toBe(200);
+    const claims = JSON.parse(
+      Buffer.from(String(own.body.accessToken).split('.')[1] as string, 'base64url').toString(),
+    );
+    expect(claims.role).toBe('user');
+    expectProblem(
+      await call(api.url, '/api/auth/login', {
+        body: { email: shopper.email, password: 'takeover-password-0123' },
+      }),
+      401,
+      'INVALID_CREDENTIALS',
+    );
   });
 });
 
