@@ -84,6 +84,8 @@ export interface CommonConfig {
   redisUrl: string;
   amqpUrl: string;
   jwtSecret: string;
+  /** JWT_SECRET_PREVIOUS: the key before a rotation, accepted for one token lifetime (tokens carry kid). */
+  jwtSecretPrevious: string | undefined;
   prefix: string;
   trustProxyHops: number;
   /** Retry tier delays; every process declaring the topology must agree (queue arguments are fixed). */
@@ -99,6 +101,9 @@ export function readCommon(r: EnvReader): CommonConfig {
   if (nodeEnv === 'production' && jwtSecret === DEV_JWT_SECRET) {
     r.problems.push('JWT_SECRET: the development default is refused when NODE_ENV=production');
   }
+  const jwtSecretPrevious = r.optional('JWT_SECRET_PREVIOUS');
+  if (jwtSecretPrevious !== undefined && jwtSecretPrevious.length < 32)
+    r.problems.push('JWT_SECRET_PREVIOUS: must be at least 32 characters');
   return {
     nodeEnv,
     logLevel: r.str('LOG_LEVEL', 'info', /^(fatal|error|warn|info|debug|trace|silent)$/, 'a pino level'),
@@ -115,6 +120,7 @@ export function readCommon(r: EnvReader): CommonConfig {
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
     amqpUrl: r.url('AMQP_URL', 'amqp://guest:guest@127.0.0.1:5672', ['amqp:', 'amqps:']),
     jwtSecret,
+    jwtSecretPrevious,
     // The prefix becomes part of Redis keys and RabbitMQ names: no braces (hash tags) or colons.
     prefix: r.str(
       'STAMPEDE_PREFIX',
