@@ -1,110 +1,148 @@
-// `npm run bench`: one run, one process tree, the same autocannon load (connections, duration) against a
-// bare node:http hello, an Express hello, the purchase path with stock left and the purchase path sold out.
-// Figures are printed last as `name: value`; ratios compare against the Express hello of the same run.
+// `npm run bench`: one run, the same wrk load (one thread, BENCH_CONNECTIONS keep-alive connections, the
+// next shopper's token on every request) against a bare node:http hello, an Express hello and the
+// processes `npm start` runs: a sale-shaped crowd, a sold-out hammer and the success path. Each purchase
+// scenario is checked (no oversell, no duplicate, every 202 a row); figures are printed last as
+// `name: value`, ratios against the bare node:http hello of the same run.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { preheat } from '../services/core/activity/preheat.js';
 import { TokenService } from '../services/core/auth/jwt.js';
+import { createSequelize } from '../services/core/db/connect.js';
+import { createLogger } from '../services/core/log.js';
 import { loadSeckillConfig } from '../services/seckill/config.js';
 import { dropBenchPrefix } from './cleanup.js';
-import { load, serve, type LoadResult } from './load.js';
+import { serve } from './load.js';
+import { startPlatform } from './platform.js';
+import { preflight } from './preflight.js';
+import {
+  broken,
+  createActivity,
+  purchaseScenario,
+  signTokens,
+  WARM_ACTIVITY,
+  type BenchContext,
+  type Checked,
+} from './scenarios.js';
 import { benchWorker, type WorkerFigures } from './worker.js';
+import { ensureWrk, wrk, writeTokens, type WrkResult } from './wrk.js';
 
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
+const ONLY = process.env.BENCH_ONLY ?? '';
 
-async function signAll(tokens: TokenService, n: number, tag: string): Promise<string[]> {
-  const out: string[] = [];
-  for (let i = 0; i < n; i++) out.push(`Bearer ${await tokens.sign({ userId: `${tag}${i}`, role: 'user' })}`);
-  return out;
-}
-
-async function measure(
-  mode: string,
-  path: string,
-  env: Record<string, string>,
-  auth?: () => string,
-): Promise<LoadResult> {
-  const s = await serve(mode, env);
+async function hello(mode: string, path: string, tokensFile: string): Promise<WrkResult> {
+  const s = await serve(mode);
   try {
-    // A short warm-up so JIT and connection set-up do not count.
-    await load({ url: s.url, path, connections: CONNECTIONS, durationSeconds: 1, ...(auth ? { auth } : {}) });
-    return await load({
-      url: s.url,
-      path,
-      connections: CONNECTIONS,
-      durationSeconds: DURATION,
-      ...(auth ? { auth } : {}),
-    });
+    await wrk({ url: s.url, path, tokensFile, connections: CONNECTIONS, durationSeconds: 1 });
+    return await wrk({ url: s.url, path, tokensFile, connections: CONNECTIONS, durationSeconds: DURATION });
   } finally {
     s.child.kill('SIGKILL');
   }
 }
 
-async function main(): Promise<void> {
-  const prefix = `bench-${process.pid}`;
-  const env = { STAMPEDE_PREFIX: prefix, LOG_LEVEL: 'warn' };
-  const config = loadSeckillConfig({ ...process.env, ...env });
-  const redis = new Redis(config.redisUrl);
-  const tokens = new TokenService(config.jwtSecret);
-  const now = Date.now();
-  const window = {
-    startMs: now - 60_000,
-    endMs: now + 3_600_000,
-    maxPerUser: 1,
-    price: '1.00',
-    paused: false,
-  };
-  await preheat(redis, prefix, { name: 'bench-ok', total: 10_000_000, ...window });
-  await preheat(redis, prefix, { name: 'bench-soldout', total: 0, ...window });
+async function purchases(c: BenchContext): Promise<Record<string, Checked>> {
+  await createActivity(c, WARM_ACTIVITY, 100_000_000);
+  const crowd = await signTokens(c.tokens, 20_000, 's');
+  const out: Record<string, Checked> = {};
+  out.sale = await purchaseScenario(c, { activity: 'bench-sale', stock: 1000, shoppers: crowd });
+  out.soldout = await purchaseScenario(c, {
+    activity: 'bench-soldout',
+    stock: 0,
+    shoppers: crowd.slice(0, 2000),
+  });
+  // Every request a new buyer: more tokens than the bare hello could answer in the same time.
+  const buyers = await signTokens(c.tokens, 30_000 * DURATION, 'b');
+  out.ok = await purchaseScenario(c, { activity: 'bench-ok', stock: 100_000_000, shoppers: buyers });
+  return out;
+}
 
-  // Every successful purchase needs its own user; the sold-out crowd retries with the same few thousand.
-  const buyers = await signAll(tokens, 60_000 * Math.max(1, Math.ceil(DURATION / 10)), 'b');
-  const crowd = await signAll(tokens, 2000, 'c');
-  let i = 0;
-  let j = 0;
-  const results: Record<string, LoadResult> = {};
-  let worker: WorkerFigures | undefined;
+function report(
+  hellos: Record<string, WrkResult>,
+  p: Record<string, Checked>,
+  w: WorkerFigures | undefined,
+): void {
+  for (const [name, r] of Object.entries({ ...hellos, ...p })) console.log(`# ${name}: ${JSON.stringify(r)}`);
+  const f = (n: number | undefined) => (n ?? 0).toFixed(2);
+  const bare = hellos.bare?.rps ?? 0;
+  const ratio = (n: number | undefined) => f(bare && n !== undefined ? n / bare : 0);
+  const okRps = p.ok ? p.ok.accepted / DURATION : undefined;
+  const lines: [string, string][] = [
+    ['connections', String(CONNECTIONS)],
+    ['duration_s', String(DURATION)],
+    ['bare_rps', f(hellos.bare?.rps)],
+    ['bare_p99_ms', f(hellos.bare?.p99Ms)],
+    ['express_rps', f(hellos.express?.rps)],
+    ['express_p99_ms', f(hellos.express?.p99Ms)],
+    ['sale_rps', f(p.sale?.load.rps)],
+    ['sale_p99_ms', f(p.sale?.load.p99Ms)],
+    ['soldout_rps', f(p.soldout?.load.rps)],
+    ['soldout_p99_ms', f(p.soldout?.load.p99Ms)],
+    ['ok_rps', f(okRps)],
+    ['ok_p99_ms', f(p.ok?.load.p99Ms)],
+    ['ok_drain_s', f(p.ok?.drainSeconds)],
+    ['ratio_sale_vs_bare', ratio(p.sale?.load.rps)],
+    ['ratio_soldout_vs_bare', ratio(p.soldout?.load.rps)],
+    ['ratio_ok_vs_bare', ratio(okRps)],
+    ['ratio_sale_p99_vs_bare', f(hellos.bare?.p99Ms ? (p.sale?.load.p99Ms ?? 0) / hellos.bare.p99Ms : 0)],
+    ['worker_rows_per_s', f(w?.workerRowsPerS)],
+    ['pg_batch_insert_rows_per_s', f(w?.pgRowsPerS)],
+    ['ratio_worker_vs_pg', f(w ? w.workerRowsPerS / w.pgRowsPerS : 0)],
+  ];
+  for (const [k, v] of lines) console.log(`${k}: ${v}`);
+}
+
+async function main(): Promise<void> {
+  const config = loadSeckillConfig({ ...process.env, STAMPEDE_PREFIX: `bench-${process.pid}` });
+  const problems = [ensureWrk(), ...(await preflight(config))].filter((p): p is string => p !== null);
+  if (problems.length) {
+    for (const p of problems) console.error(`bench: ${p}`);
+    process.exit(2);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'stampede-bench-'));
+  const schema = `bench_${process.pid}`;
+  const redis = new Redis(config.redisUrl);
+  const db = createSequelize({ url: config.databaseUrl, log: createLogger('bench', 'warn'), schema });
+  const tokens = new TokenService(config.jwtSecret);
+  const hellos: Record<string, WrkResult> = {};
+  let p: Record<string, Checked> = {};
+  let w: WorkerFigures | undefined;
   try {
-    const only = process.env.BENCH_ONLY ?? '';
-    worker = await benchWorker(redis, `${prefix}-w`, Number(process.env.BENCH_WORKER_ROWS ?? 20_000));
-    if (only !== 'worker') {
-      results.bare = await measure('bare', '/', env);
-      results.express = await measure('express', '/hello', env);
-      results.ok = await measure(
-        'seckill',
-        '/seckill/bench-ok',
-        env,
-        () => buyers[i++ % buyers.length] as string,
-      );
-      results.soldout = await measure(
-        'seckill',
-        '/seckill/bench-soldout',
-        env,
-        () => crowd[j++ % crowd.length] as string,
-      );
+    if (ONLY === '' || ONLY === 'worker')
+      w = await benchWorker(redis, `${config.prefix}-w`, Number(process.env.BENCH_WORKER_ROWS ?? 20_000));
+    if (ONLY === '' || ONLY === 'http') {
+      const helloTokens = writeTokens(join(dir, 'hello.tokens'), await signTokens(tokens, 2000, 'h'));
+      hellos.bare = await hello('bare', '/', helloTokens);
+      hellos.express = await hello('express', '/hello', helloTokens);
+      const platform = await startPlatform({ STAMPEDE_PREFIX: config.prefix, DATABASE_SCHEMA: schema });
+      try {
+        const seckillUrl = `http://127.0.0.1:${platform.ports.seckill}`;
+        p = await purchases({
+          db,
+          redis,
+          prefix: config.prefix,
+          tokens,
+          seckillUrl,
+          connections: CONNECTIONS,
+          durationSeconds: DURATION,
+          dir,
+        });
+      } finally {
+        await platform.stop();
+      }
     }
   } finally {
-    await dropBenchPrefix(redis, prefix, config.amqpUrl);
-    await dropBenchPrefix(redis, `${prefix}-w`, config.amqpUrl);
+    await dropBenchPrefix(redis, config.prefix, config.amqpUrl).catch(() => undefined);
+    await dropBenchPrefix(redis, `${config.prefix}-w`, config.amqpUrl).catch(() => undefined);
+    await db.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
+    await db.close();
     redis.disconnect();
+    rmSync(dir, { recursive: true, force: true });
   }
-  for (const [name, r] of Object.entries(results)) {
-    console.log(`# ${name}: ${JSON.stringify(r)}`);
-  }
-  const f = (n: number) => n.toFixed(2);
-  const ratio = (a: LoadResult | undefined) => (a && results.express ? a.rps / results.express.rps : 0);
-  console.log(`connections: ${CONNECTIONS}`);
-  console.log(`duration_s: ${DURATION}`);
-  console.log(`bare_rps: ${f(results.bare?.rps ?? 0)}`);
-  console.log(`express_rps: ${f(results.express?.rps ?? 0)}`);
-  console.log(`purchase_ok_rps: ${f(results.ok?.rps ?? 0)}`);
-  console.log(`purchase_soldout_rps: ${f(results.soldout?.rps ?? 0)}`);
-  console.log(`ratio_ok_vs_express: ${f(ratio(results.ok))}`);
-  console.log(`ratio_soldout_vs_express: ${f(ratio(results.soldout))}`);
-  console.log(`purchase_p99_ms: ${f(results.ok?.p99Ms ?? 0)}`);
-  console.log(`worker_rows_per_s: ${f(worker?.workerRowsPerS ?? 0)}`);
-  console.log(`pg_batch_insert_rows_per_s: ${f(worker?.pgRowsPerS ?? 0)}`);
-  console.log(`ratio_worker_vs_pg: ${f(worker ? worker.workerRowsPerS / worker.pgRowsPerS : 0)}`);
+  report(hellos, p, w);
+  const failures = Object.entries(p).flatMap(([name, r]) => broken(name, r));
+  for (const f of failures) console.error(`bench: ${f}`);
+  if (failures.length) process.exit(1);
 }
 
 main().catch((err: unknown) => {

@@ -3,12 +3,11 @@ import type { Redis } from 'ioredis';
 import type { StoredActivity } from '../core/activity/preheat.js';
 import type { TokenService } from '../core/auth/jwt.js';
 import { AppError, ErrorCode, unavailable } from '../core/errors.js';
-import { PurchaseRecorder, type PurchaseMetrics } from '../core/metrics.js';
 import { withTimeout } from '../core/timeout.js';
 import { activityKeys } from '../core/redis/keys.js';
 import type { ActivityCache } from './activity-cache.js';
-import type { PurchaseService } from './purchase.js';
-import { activityParam, purchaseRoute, type Limits } from './purchase-route.js';
+import type { Request } from 'express';
+import { checkActivityName, type HotRequest } from './purchase-route.js';
 
 export type OrderStatus = 'queued' | 'pending_payment' | 'paid' | 'closed' | 'failed';
 
@@ -20,12 +19,11 @@ export type OrderStatusSource = (
 
 export interface SeckillRouteDeps {
   tokens: TokenService;
-  purchases: PurchaseService;
   cache: ActivityCache;
   redis: Redis;
   prefix: string;
-  metrics: PurchaseMetrics;
-  limits: Limits;
+  /** The purchase handler the front listener also calls (see front.ts). */
+  purchase: (h: HotRequest) => Promise<void>;
   orderStatus?: OrderStatusSource;
   redisTimeoutMs: number;
   now?: () => number;
@@ -39,13 +37,15 @@ export function saleStatus(a: StoredActivity, now: number): string {
   return a.remaining <= 0 ? 'sold_out' : 'live';
 }
 
+export const activityParam = (req: Request): string => checkActivityName(String(req.params.activity ?? ''));
+
 export function mountSeckillRoutes(app: Express, d: SeckillRouteDeps): void {
   const now = d.now ?? Date.now;
-  const recorder = new PurchaseRecorder(d.metrics);
-  app.post(
-    '/seckill/:activity',
-    purchaseRoute({ tokens: d.tokens, purchases: d.purchases, cache: d.cache, limits: d.limits, recorder }),
-  );
+  // URLs the front listener leaves to Express (percent-encoded names) still reach the same handler.
+  app.post('/seckill/:activity', async (req, res) => {
+    const name = String(req.params.activity ?? '');
+    await d.purchase({ req, res, name, id: req.id, ip: req.ip ?? '', path: req.path });
+  });
 
   app.get('/seckill/:activity/stock', async (req, res) => {
     const name = activityParam(req);

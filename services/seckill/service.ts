@@ -1,10 +1,11 @@
+import type { RequestListener } from 'node:http';
 import type { Express } from 'express';
 import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import { TokenService } from '../core/auth/jwt.js';
 import { createHttpApp, finish, Readiness } from '../core/http/app.js';
 import type { Logger } from '../core/log.js';
-import { createRegistry, purchaseMetrics } from '../core/metrics.js';
+import { createRegistry, PurchaseRecorder, purchaseMetrics } from '../core/metrics.js';
 import { AmqpConnection } from '../core/messaging/amqp.js';
 import { ConfirmPublisher } from '../core/messaging/publisher.js';
 import { declareOrderTopology, orderTopology } from '../core/messaging/topology.js';
@@ -16,10 +17,14 @@ import { PurchaseService } from './purchase.js';
 import { RateLimiter } from '../core/rate-limit.js';
 import { postgresOrderStatus } from './order-status.js';
 import { mountSeckillRoutes } from './routes.js';
+import { frontListener } from './front.js';
+import { purchaseHandler } from './purchase-route.js';
 import { createSequelize } from '../core/db/connect.js';
 
 export interface Seckill {
-  app: Express;
+  /** The request listener to serve: the lean purchase path in front of `express`. */
+  app: RequestListener;
+  express: Express;
   readiness: Readiness;
   registry: Registry;
   redis: Redis;
@@ -66,25 +71,33 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
     .add('redis', () => redis.status === 'ready')
     .add('amqp', () => publisher.ready);
   const http = { log, registry, readiness, trustProxyHops: config.trustProxyHops };
-  const app = createHttpApp(http);
-  mountSeckillRoutes(app, {
-    tokens: new TokenService(config.jwtSecret),
+  const tokens = new TokenService(config.jwtSecret);
+  const purchase = purchaseHandler({
+    tokens,
     purchases,
     cache,
-    redis,
-    prefix: config.prefix,
-    metrics,
+    log,
+    recorder: new PurchaseRecorder(metrics),
     limits: {
       global: new RateLimiter(config.rateGlobal),
       perIp: new RateLimiter(config.ratePerIp),
       perUser: new RateLimiter(config.ratePerUser),
     },
+  });
+  const app = createHttpApp(http);
+  mountSeckillRoutes(app, {
+    tokens,
+    purchase,
+    cache,
+    redis,
+    prefix: config.prefix,
     orderStatus,
     redisTimeoutMs: config.redisTimeoutMs,
   });
   finish(app, http);
   return {
-    app,
+    app: frontListener({ express: app, readiness, trustProxyHops: config.trustProxyHops, purchase }),
+    express: app,
     readiness,
     registry,
     redis,

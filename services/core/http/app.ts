@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import { AppError, ErrorCode } from '../errors.js';
@@ -49,13 +50,21 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const BOOT = randomBytes(6).toString('base64url');
 let seq = 0;
 
+/**
+ * The request id (the caller's `X-Request-Id` when well-formed), echoed in the answer; while draining, asks
+ * keep-alive clients to reconnect (to another pod). Express routes and the lean seckill handler share it.
+ */
+export function tagRequest(req: IncomingMessage, res: ServerResponse, readiness: Readiness): string {
+  const given = req.headers['x-request-id'];
+  const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : `${BOOT}-${(++seq).toString(36)}`;
+  res.setHeader('X-Request-Id', id);
+  if (readiness.isDraining) res.setHeader('Connection', 'close');
+  return id;
+}
+
 function requestBasics(readiness: Readiness): RequestHandler {
   return (req, res, next) => {
-    const given = req.headers['x-request-id'];
-    req.id = typeof given === 'string' && REQUEST_ID.test(given) ? given : `${BOOT}-${(++seq).toString(36)}`;
-    res.setHeader('X-Request-Id', req.id);
-    // While draining, ask keep-alive clients to reconnect (to another pod).
-    if (readiness.isDraining) res.setHeader('Connection', 'close');
+    req.id = tagRequest(req, res, readiness);
     next();
   };
 }

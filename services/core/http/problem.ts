@@ -1,4 +1,5 @@
-import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
+import type { ServerResponse } from 'node:http';
+import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError, ErrorCode, isAppError, unavailable } from '../errors.js';
 import type { Logger } from '../log.js';
 
@@ -16,7 +17,7 @@ export function problemBody(e: AppError): string {
 }
 
 /** A JSON answer written with node's own response calls (no content negotiation, no ETag). */
-export function sendJson(res: Response, status: number, value: unknown): void {
+export function sendJson(res: ServerResponse, status: number, value: unknown): void {
   const body = JSON.stringify(value);
   res.statusCode = status;
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
@@ -25,7 +26,7 @@ export function sendJson(res: Response, status: number, value: unknown): void {
 }
 
 /** Written with node's own response calls: the bulk of a flash sale's answers are problems. */
-export function sendProblem(res: Response, e: AppError): void {
+export function sendProblem(res: ServerResponse, e: AppError): void {
   const body = problemBody(e);
   res.statusCode = e.httpStatus;
   res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
@@ -58,14 +59,28 @@ export function toAppError(err: unknown): AppError {
   return new AppError(ErrorCode.INTERNAL, 'internal error', { cause: err });
 }
 
-/** The one error middleware: problem+json for every error, 5xx logged with the request id. */
+/**
+ * The one mapping of an error to its answer: problem+json, 5xx logged with the request id. The error
+ * middleware and the seckill's lean purchase handler both answer through it.
+ */
+export function answerError(
+  log: Logger,
+  res: ServerResponse,
+  err: unknown,
+  at: { reqId: string; path: string },
+): AppError {
+  const e = toAppError(err);
+  if (e.httpStatus >= 500) {
+    log.error({ reqId: at.reqId, err: e.cause ?? err, code: e.code, path: at.path }, e.message);
+  }
+  if (!res.headersSent) sendProblem(res, e);
+  return e;
+}
+
+/** The one error middleware (see answerError). */
 export function problemMiddleware(log: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const e = toAppError(err);
-    if (e.httpStatus >= 500) {
-      log.error({ reqId: req.id, err: e.cause ?? err, code: e.code, path: req.path }, e.message);
-    }
-    if (!res.headersSent) sendProblem(res, e);
+    answerError(log, res, err, { reqId: req.id, path: req.path });
   };
 }
 

@@ -1,10 +1,9 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Express } from 'express';
 import type { Logger } from '../log.js';
 import type { Readiness } from './app.js';
 
-export async function listen(app: Express, port: number, host = '0.0.0.0'): Promise<Server> {
+export async function listen(app: RequestListener, port: number, host = '0.0.0.0'): Promise<Server> {
   const server = createServer(app);
   // Longer than any load balancer idle timeout so the proxy, not us, closes idle keep-alive connections.
   server.keepAliveTimeout = 65_000;

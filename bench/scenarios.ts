@@ -1,0 +1,135 @@
+// The purchase scenarios of `npm run bench`, each against the processes `npm start` runs, each checked
+// afterwards: no oversell, no duplicate, every accepted order a row (and how long the rows took).
+import type { Redis } from 'ioredis';
+import { QueryTypes, type Sequelize } from 'sequelize';
+import { applyActivity } from '../services/core/activity/apply.js';
+import { activitySpecSchema } from '../services/core/activity/spec.js';
+import type { TokenService } from '../services/core/auth/jwt.js';
+import { activityKeys } from '../services/core/redis/keys.js';
+import { wrk, writeTokens, type WrkResult } from './wrk.js';
+
+export const WARM_ACTIVITY = 'bench-warm';
+
+export interface BenchContext {
+  db: Sequelize;
+  redis: Redis;
+  prefix: string;
+  tokens: TokenService;
+  seckillUrl: string;
+  connections: number;
+  durationSeconds: number;
+  dir: string;
+}
+
+export interface Checked {
+  load: WrkResult;
+  accepted: number;
+  rows: number;
+  drainSeconds: number;
+  invariants: { oversold: number; duplicate: number; lost: number; unannounced: number };
+}
+
+export async function createActivity(c: BenchContext, name: string, stock: number): Promise<void> {
+  const now = Date.now();
+  const spec = activitySpecSchema.parse({
+    product: { sku: `BENCH-${name}`, name: `bench ${name}`, price: '1.00' },
+    stock,
+    window: { start: new Date(now - 60_000).toISOString(), end: new Date(now + 3_600_000).toISOString() },
+    // No order may close during the run: the invariants compare 202s with rows.
+    paymentWindow: '1h',
+  });
+  await applyActivity(c.db, c.redis, c.prefix, name, spec);
+}
+
+export async function signTokens(tokens: TokenService, n: number, tag: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < n; i += 5000) {
+    const size = Math.min(5000, n - i);
+    const chunk = Array.from({ length: size }, (_, j) =>
+      tokens.sign({ userId: `${tag}${i + j}`, role: 'user' }),
+    );
+    out.push(...(await Promise.all(chunk)));
+  }
+  return out;
+}
+
+/** 202s counted by the seckill processes themselves (the /metrics answer aggregates every worker). */
+export async function acceptedOf(seckillUrl: string, activity: string): Promise<number> {
+  const text = await (await fetch(`${seckillUrl}/metrics`)).text();
+  let n = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('stampede_purchase_requests_total{')) continue;
+    if (line.includes(`activity="${activity}"`) && line.includes('outcome="accepted"')) {
+      n += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return n;
+}
+
+const rowCount = async (db: Sequelize, activity: string) => {
+  const [r] = await db.query<{ rows: string; users: string; units: string }>(
+    `SELECT count(*) AS rows, count(DISTINCT o.user_id) AS users, coalesce(sum(o.quantity), 0) AS units
+     FROM orders o JOIN seckill_activities a ON a.id = o.activity_id WHERE a.name = $1`,
+    { bind: [activity], type: QueryTypes.SELECT },
+  );
+  return { rows: Number(r?.rows), users: Number(r?.users), units: Number(r?.units) };
+};
+
+/** Waits (bounded) for the rows, timing the drain from the end of the load. */
+async function settle(c: BenchContext, activity: string, stock: number, load: WrkResult): Promise<Checked> {
+  const ended = performance.now();
+  const accepted = await acceptedOf(c.seckillUrl, activity);
+  let seen = await rowCount(c.db, activity);
+  const deadline = Date.now() + 120_000;
+  while (seen.rows < accepted && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+    seen = await rowCount(c.db, activity);
+  }
+  const drainSeconds = (performance.now() - ended) / 1000;
+  const remaining = Number(await c.redis.get(activityKeys(c.prefix, activity).stock));
+  return {
+    load,
+    accepted,
+    rows: seen.rows,
+    drainSeconds,
+    invariants: {
+      oversold: Math.max(0, seen.units - stock) + (remaining < 0 ? 1 : 0),
+      duplicate: seen.rows - seen.users,
+      lost: Math.max(0, accepted - seen.rows),
+      // A row without a 202 would be a unit sold to nobody who was told.
+      unannounced: Math.max(0, seen.rows - accepted),
+    },
+  };
+}
+
+export async function purchaseScenario(
+  c: BenchContext,
+  o: { activity: string; stock: number; shoppers: string[] },
+): Promise<Checked> {
+  await createActivity(c, o.activity, o.stock);
+  const file = writeTokens(`${c.dir}/${o.activity}.tokens`, o.shoppers);
+  const path = `/seckill/${o.activity}`;
+  // Warm-up on another activity (WARM_ACTIVITY) so JIT and connections do not count, without touching
+  // this one's stock or buyers.
+  await wrk({
+    url: c.seckillUrl,
+    path: `/seckill/${WARM_ACTIVITY}`,
+    tokensFile: file,
+    connections: c.connections,
+    durationSeconds: 1,
+  });
+  const load = await wrk({
+    url: c.seckillUrl,
+    path,
+    tokensFile: file,
+    connections: c.connections,
+    durationSeconds: c.durationSeconds,
+  });
+  return settle(c, o.activity, o.stock, load);
+}
+
+export function broken(name: string, r: Checked): string[] {
+  return Object.entries(r.invariants)
+    .filter(([, n]) => n !== 0)
+    .map(([k, n]) => `${name}: invariant ${k} broken (${n})`);
+}
