@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { DEFAULT_RETRY_TIERS_MS } from './messaging/topology.js';
 
 /**
  * One registry per process (and per app instance in tests, so two apps in one jest worker never share
@@ -74,7 +75,22 @@ export interface OrderMetrics {
   batchSeconds: Histogram;
 }
 
-export function orderMetrics(registry: Registry): OrderMetrics {
+/** Why an order closes (`stampede_orders_closed_total{reason}`). */
+export const CLOSE_REASONS = ['payment_timeout', 'oversell_refused'] as const;
+
+/**
+ * `retryTiers` is how many retry tiers the topology has. Label values known at start are exported at 0:
+ * rate() and increase() cannot see the first increment of a series that appears with it, so a dashboard
+ * would miss the first retry of a tier and the first batch of payment timeouts.
+ */
+export function orderMetrics(registry: Registry, retryTiers = DEFAULT_RETRY_TIERS_MS.length): OrderMetrics {
+  const m = buildOrderMetrics(registry);
+  for (let tier = 1; tier <= retryTiers; tier++) m.retries.inc({ tier: String(tier) }, 0);
+  for (const reason of CLOSE_REASONS) m.closed.inc({ reason }, 0);
+  return m;
+}
+
+function buildOrderMetrics(registry: Registry): OrderMetrics {
   const r = [registry];
   return {
     persisted: new Counter({
