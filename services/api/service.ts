@@ -31,7 +31,7 @@ export function buildApi(config: ApiConfig, log: Logger): Api {
   const registry = createRegistry('api');
   const db = createSequelize({ url: config.databaseUrl, log, schema: config.databaseSchema });
   const redis = createRedis({ url: config.redisUrl, log, name: 'api', commandTimeoutMs: 1000 });
-  const tokens = new TokenService(config.jwtSecret);
+  const tokens = new TokenService(config.jwtSecret, config.jwtSecretPrevious);
   const auth = new AuthService(db, tokens, config.refreshTokenTtlSeconds);
   let dbReady = false;
   const readiness = new Readiness()

@@ -5,6 +5,8 @@ import type { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import { v4 as uuidv4, v7 as uuidv7 } from 'uuid';
 import { signWebhook } from '../../services/api/webhook.js';
+import { keyId, TokenService } from '../../services/core/auth/jwt.js';
+import { DEV_JWT_SECRET } from '../../services/core/config.js';
 import { DEV_WEBHOOK_SECRET } from '../../services/api/config.js';
 import { testSchema, type TestSchema } from '../helpers/db.js';
 import { dropAmqpPrefix, dropRedisPrefix, newRedis, randomPrefix, waitFor } from '../helpers/env.js';
@@ -267,6 +269,62 @@ describe('JWT attacks on the API', () => {
       401,
       'UNAUTHORIZED',
     );
+  });
+
+  it('accepts only the canonical spelling of a valid signature', async () => {
+    const token = await new TokenService(DEV_JWT_SECRET).sign({ userId: 'canon-1', role: 'user' });
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const base = alphabet.indexOf(token.at(-1) as string) & ~3;
+    const others = [0, 1, 2, 3]
+      .map((i) => token.slice(0, -1) + (alphabet[base + i] as string))
+      .filter((t) => t !== token);
+    expect(others).toHaveLength(3);
+    for (const t of others)
+      expectProblem(await call(api.url, '/api/orders', { token: t }), 401, 'UNAUTHORIZED');
+    expect((await call(api.url, '/api/orders', { token })).status).toBe(200);
+  });
+
+  it('rotates JWT_SECRET with JWT_SECRET_PREVIOUS: tokens carry a kid, the previous key verifies only its own', async () => {
+    const next = 'the-rotated-jwt-secret-that-is-long-enough-0123';
+    const oldToken = await new TokenService(DEV_JWT_SECRET).sign({ userId: 'rot-1', role: 'user' });
+    expect(JSON.parse(Buffer.from(oldToken.split('.')[0] as string, 'base64url').toString())).toEqual({
+      alg: 'HS256',
+      typ: 'JWT',
+      kid: keyId(DEV_JWT_SECRET),
+    });
+    // The old secret signing under the new key's id, and a stranger's key under the old id: both refused.
+    const forge = (key: string, kid: string) =>
+      new SignJWT({ role: 'admin' })
+        .setProtectedHeader({ alg: 'HS256', kid })
+        .setSubject('rot-2')
+        .setIssuer('stampede')
+        .setAudience('stampede')
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(new TextEncoder().encode(key));
+    const rotated = await startApi(prefix, pg.schema, {
+      JWT_SECRET: next,
+      JWT_SECRET_PREVIOUS: DEV_JWT_SECRET,
+    });
+    try {
+      expect((await call(rotated.url, '/api/orders', { token: oldToken })).status).toBe(200);
+      const fresh = await new TokenService(next).sign({ userId: 'rot-1', role: 'user' });
+      expect((await call(rotated.url, '/api/orders', { token: fresh })).status).toBe(200);
+      for (const t of [
+        await forge(DEV_JWT_SECRET, keyId(next)),
+        await forge('s'.repeat(40), keyId(DEV_JWT_SECRET)),
+      ])
+        expectProblem(await call(rotated.url, '/api/orders', { token: t }), 401, 'UNAUTHORIZED');
+    } finally {
+      await rotated.stop();
+    }
+    // Once the previous secret is dropped, its tokens stop working.
+    const after = await startApi(prefix, pg.schema, { JWT_SECRET: next });
+    try {
+      expectProblem(await call(after.url, '/api/orders', { token: oldToken }), 401, 'UNAUTHORIZED');
+    } finally {
+      await after.stop();
+    }
   });
 });
 

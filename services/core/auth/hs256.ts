@@ -19,6 +19,18 @@ export type Claims = Record<string, unknown> & { sub: string; exp: number; iat: 
 
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
 
+/**
+ * An HMAC-SHA256 is 32 bytes: 43 base64url characters whose last one carries 4 bits and 2 unused ones.
+ * Node's decoder ignores the unused bits, so four spellings would decode to one signature; only the
+ * canonical one (unused bits zero) is accepted, checked by a table lookup before any HMAC is computed.
+ */
+const SIGNATURE_LENGTH = 43;
+const CANONICAL_LAST = new Uint8Array(128);
+for (const ch of 'AEIMQUYcgkosw048') CANONICAL_LAST[ch.charCodeAt(0)] = 1;
+
+/** The key for a token's `kid` (undefined when the header has none), or null for a key we do not hold. */
+export type KeyFor = (kid: unknown) => KeyObject | Buffer | null;
+
 function decodeJson(segment: string): Record<string, unknown> | null {
   try {
     const v: unknown = JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'));
@@ -31,7 +43,7 @@ function decodeJson(segment: string): Record<string, unknown> | null {
 /** Returns the verified claims, or a reason why the token is refused. */
 export function verifyHs256(
   token: string,
-  key: KeyObject | Buffer,
+  key: KeyObject | Buffer | KeyFor,
   rules: Hs256Rules,
   nowSeconds: number,
 ): Claims | string {
@@ -41,7 +53,11 @@ export function verifyHs256(
   const header = decodeJson(h);
   if (!header || header.alg !== 'HS256' || 'crit' in header) return 'algorithm not accepted';
   if (header.typ !== undefined && header.typ !== 'JWT') return 'bad token type';
-  const expected = createHmac('sha256', key).update(`${h}.${p}`).digest();
+  if (s.length !== SIGNATURE_LENGTH || CANONICAL_LAST[s.charCodeAt(SIGNATURE_LENGTH - 1)] !== 1)
+    return 'bad signature';
+  const k = typeof key === 'function' ? key(header.kid) : key;
+  if (k === null) return 'unknown key';
+  const expected = createHmac('sha256', k).update(`${h}.${p}`).digest();
   const given = Buffer.from(s, 'base64url');
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'bad signature';
   const c = decodeJson(p);

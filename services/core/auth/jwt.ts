@@ -1,7 +1,7 @@
-import { createSecretKey, webcrypto, type KeyObject } from 'node:crypto';
+import { createHash, createSecretKey, webcrypto, type KeyObject } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { AppError, ErrorCode } from '../errors.js';
-import { verifyHs256, type Hs256Rules } from './hs256.js';
+import { verifyHs256, type Hs256Rules, type KeyFor } from './hs256.js';
 
 /**
  * Access tokens (DESIGN §4): HS256 only, fixed issuer and audience, `exp` required. Issued with jose;
@@ -29,14 +29,33 @@ const RULES: Hs256Rules = {
 /** Verified tokens, so a shopper retrying during a sale costs one signature check, not one per request. */
 const VERIFIED_CACHE_MAX = 100_000;
 
+/**
+ * A key's id: a hash of the secret (it reveals nothing of a secret of 32+ characters), so every process
+ * configured with the same secret names it alike without another setting.
+ */
+export const keyId = (secret: string): string =>
+  createHash('sha256').update(`stampede-jwt-kid:${secret}`).digest('base64url').slice(0, 16);
+
 export class TokenService {
   // Imported once for signing: handing jose raw bytes would re-import the key on every call.
   private readonly key: Promise<webcrypto.CryptoKey>;
-  private readonly rawKey: KeyObject;
+  private readonly kid: string;
+  private readonly keyFor: KeyFor;
   private verified = new Map<string, { principal: Principal; expMs: number }>();
 
-  constructor(secret: string) {
-    this.rawKey = createSecretKey(Buffer.from(secret, 'utf8'));
+  /**
+   * Tokens are signed with `secret` and carry its `kid`. `previous` (JWT_SECRET_PREVIOUS) is the secret
+   * before a rotation: tokens naming its kid still verify, so a rotation logs nobody out; drop it once
+   * one token lifetime (15 min) has passed. A token without a kid (issued before kids) is checked against
+   * the current secret only.
+   */
+  constructor(secret: string, previous?: string) {
+    const current = createSecretKey(Buffer.from(secret, 'utf8'));
+    this.kid = keyId(secret);
+    const prevKid = previous ? keyId(previous) : null;
+    const prevKey = previous ? createSecretKey(Buffer.from(previous, 'utf8')) : null;
+    const kid = this.kid;
+    this.keyFor = (k) => (k === kid || k === undefined ? current : k === prevKid ? prevKey : null);
     this.key = webcrypto.subtle.importKey(
       'raw',
       new TextEncoder().encode(secret),
@@ -48,7 +67,7 @@ export class TokenService {
 
   async sign(p: Principal, ttlSeconds = ACCESS_TOKEN_TTL_SECONDS): Promise<string> {
     return new SignJWT({ role: p.role })
-      .setProtectedHeader({ alg: JWT_ALG, typ: 'JWT' })
+      .setProtectedHeader({ alg: JWT_ALG, typ: 'JWT', kid: this.kid })
       .setSubject(p.userId)
       .setIssuer(JWT_ISSUER)
       .setAudience(JWT_AUDIENCE)
@@ -76,7 +95,7 @@ export class TokenService {
   }
 
   private verify(token: string): Promise<Principal> {
-    const claims = verifyHs256(token, this.rawKey, RULES, Math.floor(Date.now() / 1000));
+    const claims = verifyHs256(token, this.keyFor, RULES, Math.floor(Date.now() / 1000));
     if (typeof claims === 'string') {
       const detail = claims === 'expired' ? 'the access token has expired' : 'invalid access token';
       return Promise.reject(new AppError(ErrorCode.UNAUTHORIZED, detail));
