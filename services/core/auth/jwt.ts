@@ -1,4 +1,4 @@
-import { createHash, createSecretKey, webcrypto, type KeyObject } from 'node:crypto';
+import { createHash, createSecretKey, webcrypto } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { AppError, ErrorCode } from '../errors.js';
 import { verifyHs256, type Hs256Rules, type KeyFor } from './hs256.js';
