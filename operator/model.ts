@@ -42,7 +42,6 @@ export interface HpaView {
   resourceVersion: string;
   minReplicas: number;
   maxReplicas: number;
-  labels: Record<string, string>;
   annotations: Record<string, string>;
   /** The full object for a replace, opaque outside operator/kube/. */
   raw: unknown;
@@ -52,4 +51,12 @@ export const FINALIZER = 'stampede.dev/cleanup';
 export const ALLOW_DELETE_LIVE = 'stampede.dev/allow-delete-live';
 export const BASELINE_MIN = 'stampede.dev/baseline-min-replicas';
 export const BASELINE_MAX = 'stampede.dev/baseline-max-replicas';
-export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'stampede-operator' } as const;
+/** The bounds the operator itself last wrote: bounds that differ were set by someone else (helm upgrade). */
+export const APPLIED_MIN = 'stampede.dev/applied-min-replicas';
+export const APPLIED_MAX = 'stampede.dev/applied-max-replicas';
+/**
+ * Marks an HPA whose floor the operator manages. An annotation, not a label: Helm owns
+ * `app.kubernetes.io/managed-by` on the chart's HPAs and would set it back on every upgrade.
+ */
+export const MANAGED_BY = 'stampede.dev/managed-by';
+export const OPERATOR = 'stampede-operator';

@@ -1,6 +1,13 @@
 import type { Logger } from '../services/core/log.js';
 
 /**
+ * The longest a timer sleeps. Node fires a timer whose delay exceeds 2^31−1 ms (about 24.8 days) at once,
+ * so a sale announced a month ahead would be reconciled in a tight loop; a capped timer wakes up, the
+ * reconcile recomputes the delay and the key sleeps again.
+ */
+export const MAX_DELAY_MS = 3_600_000;
+
+/**
  * A per-key work queue: one reconcile per key at a time (a key added while it runs runs once more after),
  * the earliest requested time wins, and failures back off exponentially per key (200 ms doubling to 60 s).
  */
@@ -16,8 +23,9 @@ export class WorkQueue {
     private readonly log: Logger,
   ) {}
 
-  add(key: string, delayMs = 0): void {
+  add(key: string, requestedMs = 0): void {
     if (this.stopped) return;
+    const delayMs = Math.min(Math.max(0, requestedMs), MAX_DELAY_MS);
     const at = Date.now() + delayMs;
     const t = this.timers.get(key);
     if (t && t.at <= at) return;

@@ -4,8 +4,26 @@ import type { KubeClient } from './kube/client.js';
 import type { ActivityWatch } from './kube/informer.js';
 import type { OperatorMetrics } from './metrics.js';
 import { ALLOW_DELETE_LIVE, FINALIZER, type ActivityObject, type ActivityStatus } from './model.js';
-import { applyScaling, observeStock, registerAndPreheat, removeRedisKeys, type Stores } from './observe.js';
-import { boundaries, computeStatus, requeueAfter, sameStatus, type Observed } from './reconcile/status.js';
+import {
+  applyScaling,
+  observeStock,
+  ownersOf,
+  registerAndPreheat,
+  registeredWindow,
+  releaseOwner,
+  removeRedisKeys,
+  type NameConflict,
+  type Owner,
+  type Stores,
+} from './observe.js';
+import {
+  boundaries,
+  computeStatus,
+  failedStatus,
+  requeueAfter,
+  sameStatus,
+  type Observed,
+} from './reconcile/status.js';
 
 export interface ReconcilerDeps {
   kube: KubeClient;
@@ -17,10 +35,16 @@ export interface ReconcilerDeps {
   now: () => number;
 }
 
+/** A resource refused for its name looks again this often: once the owner is deleted, the id is free. */
+const CONFLICT_RETRY_MS = 30_000;
+/** Condition reasons that also make a Warning Event when a condition turns to them. */
+const WARNINGS: Record<string, string> = { Preheated: 'StockBelowSold', Reconciled: 'NameConflict' };
+
 const specOf = (a: ActivityObject): ActivitySpec | null => {
   const r = activitySpecSchema.safeParse(a.spec);
   return r.success ? r.data : null;
 };
+const messageOf = (err: unknown) => String((err as Error)?.message ?? err);
 
 /**
  * Reconcile = read, observe, compute status (pure), act, requeue. Level-based: it never depends on which
@@ -53,97 +77,127 @@ export class Reconciler {
     }
     const spec = specOf(obj);
     const now = this.d.now();
-    if (!spec)
-      return this.writeStatus(obj, {
-        phase: 'Failed',
-        observedGeneration: obj.generation,
-        conditions: [],
-        message: 'spec does not validate',
-      });
+    const prev = obj.status?.conditions ?? [];
+    if (!spec) {
+      await this.scale(obj.namespace, [], now); // floors it held come back
+      return this.writeStatus(
+        obj,
+        failedStatus(obj.generation, 'InvalidSpec', 'spec does not validate', now, prev),
+      );
+    }
     let error: string | null = null;
     let preheat: Observed['preheat'] = null;
     let scaling: Observed['scaling'] = { ok: true, raised: false };
     let stock: Observed['stock'] = null;
     try {
-      preheat = await registerAndPreheat(this.d.stores, obj.name, spec, now >= boundaries(spec).preheatAt);
+      const reg = await this.register(obj, spec, now);
+      if (reg && 'conflict' in reg) return await this.refuseName(obj, reg.conflict, now);
+      preheat = reg;
       stock = await observeStock(this.d.stores, obj.name);
     } catch (err) {
-      error = `stores: ${String((err as Error)?.message ?? err)}`;
+      error = `stores: ${messageOf(err)}`;
     }
     try {
-      scaling = await applyScaling(
-        this.d.kube,
+      scaling = await this.scale(
         obj.namespace,
         spec.scaling.targets.map((t) => t.name),
-        this.peers(obj.namespace),
         now,
       );
     } catch (err) {
-      error = `scaling: ${String((err as Error)?.message ?? err)}`;
+      error = `scaling: ${messageOf(err)}`;
     }
-    const status = computeStatus(
-      spec,
-      { now, generation: obj.generation, preheat, scaling, stock, error },
-      obj.status?.conditions ?? [],
-    );
-    await this.writeStatus(obj, status);
+    const observed = { now, generation: obj.generation, preheat, scaling, stock, error };
+    await this.writeStatus(obj, computeStatus(spec, observed, prev));
     if (error) throw new Error(error);
     return requeueAfter(spec, now, this.d.liveRefreshMs);
   }
 
-  /** Specs of the namespace's activities that still count for HPA floors (not being deleted). */
-  private peers(namespace: string, except?: string): ActivitySpec[] {
-    return (this.d.watch()?.list() ?? [])
-      .filter((a) => a.namespace === namespace && !a.deletionTimestamp && a.name !== except)
+  /**
+   * Registers the activity as this resource's. Refused when another resource owns the id, unless that
+   * owner is gone (deleted without its finalizer, say): then its claim is released and this one takes it.
+   */
+  private async register(
+    obj: ActivityObject,
+    spec: ActivitySpec,
+    now: number,
+  ): Promise<Observed['preheat'] | NameConflict> {
+    const preheatNow = now >= boundaries(spec).preheatAt;
+    const first = await registerAndPreheat(this.d.stores, obj, spec, preheatNow);
+    if (!first || !('conflict' in first)) return first;
+    const owner = await this.d.kube.getActivity(first.conflict.namespace, obj.name);
+    if (owner && owner.uid === first.conflict.uid) return first;
+    await releaseOwner(this.d.stores, obj.name, first.conflict.uid);
+    return registerAndPreheat(this.d.stores, obj, spec, preheatNow);
+  }
+
+  private async refuseName(obj: ActivityObject, owner: Owner, now: number): Promise<number> {
+    const message = `the activity id ${obj.name} belongs to the SeckillActivity ${owner.namespace}/${obj.name}; this one changes nothing`;
+    const prev = obj.status?.conditions ?? [];
+    await this.writeStatus(obj, failedStatus(obj.generation, 'NameConflict', message, now, prev));
+    return CONFLICT_RETRY_MS;
+  }
+
+  /**
+   * Floors for the namespace's managed HPAs and `targets`, from the activities that count: not being
+   * deleted (`except` is), with a valid spec, and not refused for a name another resource owns.
+   */
+  private async scale(namespace: string, targets: string[], now: number, except?: string) {
+    const objs = (this.d.watch()?.list() ?? []).filter(
+      (a) => a.namespace === namespace && !a.deletionTimestamp && a.name !== except,
+    );
+    const owners = await ownersOf(
+      this.d.stores,
+      objs.map((a) => a.name),
+    );
+    const peers = objs
+      .filter((a) => {
+        const o = owners.get(a.name);
+        return !o || o.uid === a.uid;
+      })
       .map(specOf)
       .filter((s): s is ActivitySpec => s !== null);
+    return applyScaling(this.d.kube, namespace, targets, peers, now);
   }
 
   private async writeStatus(obj: ActivityObject, status: ActivityStatus): Promise<null> {
     this.d.metrics.setPhase(obj.name, status.phase);
     if (sameStatus(obj.status, status)) return null;
-    await this.d.kube.patchStatus(obj, status);
+    await this.d.kube.replaceStatus(obj, status);
     if (obj.status?.phase !== status.phase) {
       const from = obj.status?.phase ?? 'none';
       await this.d.kube
         .event(obj, 'Normal', 'PhaseChanged', `${from} → ${status.phase}`)
         .catch(() => undefined);
     }
-    const was = obj.status?.conditions?.find((c) => c.type === 'Preheated')?.reason;
-    const now = status.conditions.find((c) => c.type === 'Preheated');
-    if (now?.reason === 'StockBelowSold' && was !== 'StockBelowSold') {
-      await this.d.kube.event(obj, 'Warning', 'StockBelowSold', now.message).catch(() => undefined);
+    for (const c of status.conditions) {
+      const was = obj.status?.conditions?.find((p) => p.type === c.type)?.reason;
+      if (WARNINGS[c.type] === c.reason && was !== c.reason)
+        await this.d.kube.event(obj, 'Warning', c.reason, c.message).catch(() => undefined);
     }
     return null;
   }
 
-  /** Deleting: a running sale needs the explicit annotation; then Redis keys go and HPA floors come back. */
+  /**
+   * Deleting. A resource whose activity id another resource owns touches nothing. Otherwise a sale whose
+   * window holds now (by the clock: a status written before the operator went down may say Scheduled) needs
+   * the explicit annotation; then its Redis keys go, its claim on the id is released and floors come back.
+   */
   private async finalize(obj: ActivityObject): Promise<number | null> {
     if (!obj.finalizers.includes(FINALIZER)) return null;
-    const spec = specOf(obj);
-    const live = obj.status?.phase === 'Live' || obj.status?.phase === 'SoldOut';
-    const running = live && spec !== null && this.d.now() < boundaries(spec).end;
-    if (running && obj.annotations[ALLOW_DELETE_LIVE] !== 'true') {
-      await this.d.kube
-        .event(
-          obj,
-          'Warning',
-          'DeleteBlocked',
-          `the sale is live: annotate ${ALLOW_DELETE_LIVE}="true" to delete it now, or it goes when the sale ends`,
-        )
-        .catch(() => undefined);
-      return 5_000;
+    const owner = (await ownersOf(this.d.stores, [obj.name])).get(obj.name);
+    if (!owner || owner.uid === obj.uid) {
+      const window = specOf(obj)?.window ?? (await registeredWindow(this.d.stores, obj.name));
+      const now = this.d.now();
+      const running = window !== null && now >= Date.parse(window.start) && now < Date.parse(window.end);
+      if (running && obj.annotations[ALLOW_DELETE_LIVE] !== 'true') {
+        const message = `the sale is live: annotate ${ALLOW_DELETE_LIVE}="true" to delete it now, or it goes when the sale ends`;
+        await this.d.kube.event(obj, 'Warning', 'DeleteBlocked', message).catch(() => undefined);
+        return 5_000;
+      }
+      await removeRedisKeys(this.d.stores, obj.name);
+      await releaseOwner(this.d.stores, obj.name, obj.uid);
     }
-    await removeRedisKeys(this.d.stores, obj.name);
-    if (spec) {
-      await applyScaling(
-        this.d.kube,
-        obj.namespace,
-        spec.scaling.targets.map((t) => t.name),
-        this.peers(obj.namespace, obj.name),
-        this.d.now(),
-      );
-    }
+    await this.scale(obj.namespace, [], this.d.now(), obj.name);
     await this.d.kube.setFinalizers(
       obj,
       obj.finalizers.filter((f) => f !== FINALIZER),

@@ -49,7 +49,10 @@ export function buildOperator(config: OperatorConfig, log: Logger, now: () => nu
   const lead = async (): Promise<void> => {
     const q = new WorkQueue((key) => reconciler.reconcile(key), log);
     queue = q;
-    watch = await watchActivities(kc, config.watchNamespace, log, (k) => q.add(`${k.namespace}/${k.name}`));
+    const w = await watchActivities(kc, config.watchNamespace, log, (k) => q.add(`${k.namespace}/${k.name}`));
+    // Leadership lost while the watch was starting: this watch must not run.
+    if (queue !== q) await w.stop();
+    else watch = w;
   };
   const follow = async (): Promise<void> => {
     queue?.stop();

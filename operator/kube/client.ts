@@ -1,11 +1,12 @@
 import * as k8s from '@kubernetes/client-node';
-import type { ActivityObject, ActivityStatus, HpaView } from '../model.js';
+import { MANAGED_BY, OPERATOR, type ActivityObject, type ActivityStatus, type HpaView } from '../model.js';
 import type { DesiredHpa } from '../reconcile/scaling.js';
 
 const GROUP = 'stampede.dev';
 const VERSION = 'v1alpha1';
 const PLURAL = 'seckillactivities';
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+const jsonPatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
 
 /** HTTP status of a client-node error (its `code`), 0 when it is not an API answer. */
 export const statusOf = (err: unknown): number => Number((err as { code?: number })?.code ?? 0);
@@ -32,10 +33,22 @@ export function toActivity(raw: RawActivity): ActivityObject {
   };
 }
 
+function hpaView(h: k8s.V2HorizontalPodAutoscaler): HpaView {
+  return {
+    name: h.metadata?.name ?? '',
+    namespace: h.metadata?.namespace ?? '',
+    resourceVersion: h.metadata?.resourceVersion ?? '',
+    minReplicas: h.spec?.minReplicas ?? 1,
+    maxReplicas: h.spec?.maxReplicas ?? 1,
+    annotations: h.metadata?.annotations ?? {},
+    raw: h,
+  };
+}
+
 /**
  * Every Kubernetes call the operator makes, and the RBAC each needs (k8s/operator-rbac.yaml lists the union):
  * seckillactivities get/list/watch/patch, seckillactivities/status patch, seckillactivities/finalizers
- * update (finalizer patches), horizontalpodautoscalers get/create/update, deployments get, events create,
+ * update (finalizer patches), horizontalpodautoscalers get/list/create/update, deployments get, events create,
  * leases get/create/update (leader.ts).
  */
 export class KubeClient {
@@ -67,8 +80,11 @@ export class KubeClient {
     }
   }
 
-  /** Status through the status subresource, guarded by resourceVersion (a conflict requeues). */
-  async patchStatus(a: ActivityObject, status: ActivityStatus): Promise<void> {
+  /**
+   * Replaces the whole status through the status subresource (a JSON patch: a merge patch would keep every
+   * field the new status omits), guarded by resourceVersion (a conflict requeues).
+   */
+  async replaceStatus(a: ActivityObject, status: ActivityStatus): Promise<void> {
     await this.custom.patchNamespacedCustomObjectStatus(
       {
         group: GROUP,
@@ -76,9 +92,12 @@ export class KubeClient {
         plural: PLURAL,
         namespace: a.namespace,
         name: a.name,
-        body: { metadata: { resourceVersion: a.resourceVersion }, status },
+        body: [
+          { op: 'replace', path: '/metadata/resourceVersion', value: a.resourceVersion },
+          { op: 'add', path: '/status', value: status },
+        ],
       },
-      mergePatch,
+      jsonPatch,
     );
   }
 
@@ -132,21 +151,17 @@ export class KubeClient {
 
   async getHpa(namespace: string, name: string): Promise<HpaView | null> {
     try {
-      const h = await this.hpa.readNamespacedHorizontalPodAutoscaler({ namespace, name });
-      return {
-        name,
-        namespace,
-        resourceVersion: h.metadata?.resourceVersion ?? '',
-        minReplicas: h.spec?.minReplicas ?? 1,
-        maxReplicas: h.spec?.maxReplicas ?? 1,
-        labels: h.metadata?.labels ?? {},
-        annotations: h.metadata?.annotations ?? {},
-        raw: h,
-      };
+      return hpaView(await this.hpa.readNamespacedHorizontalPodAutoscaler({ namespace, name }));
     } catch (err) {
       if (statusOf(err) === 404) return null;
       throw err;
     }
+  }
+
+  /** The HPAs of a namespace whose floor the operator manages (its annotation marks them). */
+  async managedHpas(namespace: string): Promise<HpaView[]> {
+    const list = await this.hpa.listNamespacedHorizontalPodAutoscaler({ namespace });
+    return list.items.map(hpaView).filter((h) => h.annotations[MANAGED_BY] === OPERATOR);
   }
 
   /** Creates the HPA, or updates bounds, labels, annotations and behaviour of the existing one. */
@@ -157,12 +172,7 @@ export class KubeClient {
         body: {
           apiVersion: 'autoscaling/v2',
           kind: 'HorizontalPodAutoscaler',
-          metadata: {
-            name: want.name,
-            namespace: want.namespace,
-            labels: want.labels,
-            annotations: want.annotations,
-          },
+          metadata: { name: want.name, namespace: want.namespace, annotations: want.annotations },
           spec: {
             scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: want.name },
             minReplicas: want.minReplicas,
@@ -180,11 +190,8 @@ export class KubeClient {
       return;
     }
     const h = existing.raw as k8s.V2HorizontalPodAutoscaler;
-    h.metadata = {
-      ...h.metadata,
-      labels: { ...h.metadata?.labels, ...want.labels },
-      annotations: { ...h.metadata?.annotations, ...want.annotations },
-    };
+    // Labels stay as they are (Helm's): the operator's markers are annotations.
+    h.metadata = { ...h.metadata, annotations: { ...h.metadata?.annotations, ...want.annotations } };
     h.spec = {
       ...(h.spec as k8s.V2HorizontalPodAutoscalerSpec),
       minReplicas: want.minReplicas,

@@ -54,6 +54,14 @@ async function until(
   }
 }
 
+export interface AuditEvent {
+  verb: string;
+  user: { username: string };
+  objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
+  responseStatus?: { code?: number };
+  requestReceivedTimestamp: string;
+}
+
 export interface Identity {
   user: string;
   groups: string[];
@@ -68,9 +76,13 @@ export class EnvTest {
 
   private constructor(private readonly dir: string) {}
 
-  /** Starts etcd and kube-apiserver. `identities` become static tokens (besides the admin). */
-  static async start(identities: Identity[] = []): Promise<EnvTest> {
+  /**
+   * Starts etcd and kube-apiserver. `identities` become static tokens (besides the admin). With `audit`, the
+   * API server writes an audit log of every SeckillActivity request (read with `auditEvents`).
+   */
+  static async start(identities: Identity[] = [], opts: { audit?: boolean } = {}): Promise<EnvTest> {
     const env = new EnvTest(mkdtempSync(join(tmpdir(), 'stampede-envtest-')));
+    env.audit = opts.audit ?? false;
     const lines = [{ user: 'admin', groups: ['system:masters'] }, ...identities].map((id, i) => {
       const token = randomBytes(24).toString('hex');
       env.tokens.set(id.user, token);
@@ -87,6 +99,45 @@ export class EnvTest {
   }
 
   private etcdUrl = '';
+  private audit = false;
+
+  private auditFlags(): string[] {
+    if (!this.audit) return [];
+    const policy = join(this.dir, 'audit-policy.yaml');
+    writeFileSync(
+      policy,
+      [
+        'apiVersion: audit.k8s.io/v1',
+        'kind: Policy',
+        'omitStages: [RequestReceived]',
+        'rules:',
+        '  - level: Metadata',
+        '    resources: [{group: stampede.dev, resources: [seckillactivities, seckillactivities/status]}]',
+        '  - level: None',
+        '',
+      ].join('\n'),
+    );
+    return [
+      `--audit-policy-file=${policy}`,
+      `--audit-log-path=${join(this.dir, 'audit.log')}`,
+      '--audit-log-mode=blocking',
+      '--audit-log-format=json',
+    ];
+  }
+
+  /** The audit log's events so far (API server started with `audit`). */
+  auditEvents(): AuditEvent[] {
+    let text = '';
+    try {
+      text = readFileSync(join(this.dir, 'audit.log'), 'utf8');
+    } catch {
+      return [];
+    }
+    return text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as AuditEvent);
+  }
 
   private async startEtcd(): Promise<void> {
     const [client, peer] = [await freePort(), await freePort()];
@@ -139,6 +190,7 @@ export class EnvTest {
         '--authorization-mode=RBAC',
         '--disable-admission-plugins=ServiceAccount',
         '--v=0',
+        ...this.auditFlags(),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -160,13 +212,16 @@ export class EnvTest {
     return `https://127.0.0.1:${this.apiPort}`;
   }
 
-  /** A KubeConfig for an identity given at start ('admin' is a cluster admin). */
-  kubeConfig(user = 'admin'): k8s.KubeConfig {
+  /**
+   * A KubeConfig for an identity given at start ('admin' is a cluster admin); `server` points it elsewhere
+   * (a fault proxy in front of the API server).
+   */
+  kubeConfig(user = 'admin', server = this.server): k8s.KubeConfig {
     const token = this.tokens.get(user);
     if (!token) throw new Error(`no identity ${user}`);
     const kc = new k8s.KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: 'envtest', server: this.server, skipTLSVerify: true }],
+      clusters: [{ name: 'envtest', server, skipTLSVerify: true }],
       users: [{ name: user, token }],
       contexts: [{ name: user, cluster: 'envtest', user }],
       currentContext: user,
@@ -175,10 +230,14 @@ export class EnvTest {
   }
 
   /** Writes a kubeconfig file for a child process (the operator under test). */
-  kubeConfigFile(user = 'admin'): string {
-    const file = join(this.dir, `kubeconfig-${user}.yaml`);
-    writeFileSync(file, this.kubeConfig(user).exportConfig());
+  kubeConfigFile(user = 'admin', server = this.server): string {
+    const file = join(this.dir, `kubeconfig-${user}-${new URL(server).port}.yaml`);
+    writeFileSync(file, this.kubeConfig(user, server).exportConfig());
     return file;
+  }
+
+  get port(): number {
+    return this.apiPort;
   }
 
   /** Applies every document of a YAML file with server-side apply; waits for CRDs to be established. */

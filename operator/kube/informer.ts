@@ -10,10 +10,15 @@ export interface ActivityWatch {
   stop(): Promise<void>;
 }
 
+/** Restart delays after a failed list or watch: 200 ms doubling up to 30 s. */
+export const backoffMs = (attempt: number): number => Math.min(30_000, 200 * 2 ** attempt);
+
 /**
  * Watches SeckillActivities through a client-node informer. The library relists by itself on 410 Gone but
  * stops on any other error (a restarted API server, a dropped connection): then it is started again with
- * capped exponential back-off, and every object is handed to `onChange` again after the relist.
+ * capped exponential back-off, and every object is handed to `onChange` again after the relist. The
+ * back-off resets only after a list succeeded: the informer's `connect` event fires before it even tries to
+ * list, so resetting there would retry an API server that is down every 200 ms for ever.
  */
 export async function watchActivities(
   kc: k8s.KubeConfig,
@@ -26,27 +31,34 @@ export async function watchActivities(
   const path = namespace
     ? `/apis/stampede.dev/v1alpha1/namespaces/${namespace}/seckillactivities`
     : '/apis/stampede.dev/v1alpha1/seckillactivities';
-  const list = () =>
-    (namespace
+  let attempt = 0;
+  const list = async () => {
+    const items = (await (namespace
       ? custom.listNamespacedCustomObject({ ...base, namespace })
-      : custom.listClusterCustomObject(base)) as Promise<k8s.KubernetesListObject<k8s.KubernetesObject>>;
+      : custom.listClusterCustomObject(base))) as k8s.KubernetesListObject<k8s.KubernetesObject>;
+    attempt = 0;
+    return items;
+  };
   const informer = k8s.makeInformer(kc, path, list);
+  // A restart lists again (so a success can reset the back-off, and every object is seen again): the
+  // informer keeps its resourceVersion after an error and would otherwise only re-watch.
+  const relist = informer as unknown as { resourceVersion?: string };
+  if (typeof relist.resourceVersion !== 'string')
+    throw new Error('client-node informer changed: no resourceVersion to reset on restart');
   const emit = (o: k8s.KubernetesObject) =>
     onChange({ namespace: o.metadata?.namespace ?? 'default', name: o.metadata?.name ?? '' });
   informer.on('add', emit);
   informer.on('update', emit);
   informer.on('delete', emit);
   let stopped = false;
-  let attempt = 0;
-  informer.on('connect', () => {
-    attempt = 0;
-  });
   informer.on('error', (err: unknown) => {
     if (stopped) return;
-    const delay = Math.min(30_000, 200 * 2 ** attempt++);
+    const delay = backoffMs(attempt++);
     log.warn({ err: String((err as Error)?.message ?? err), delay }, 'watch failed; restarting');
     setTimeout(() => {
-      if (!stopped) void informer.start().catch(() => undefined);
+      if (stopped) return;
+      relist.resourceVersion = '';
+      void informer.start().catch(() => undefined);
     }, delay).unref();
   });
   await informer.start();

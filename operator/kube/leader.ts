@@ -9,16 +9,47 @@ export interface LeaderOptions {
   leaseDurationSeconds: number;
   log: Logger;
   now?: () => number;
+  /** Give up leading when renewing has not succeeded for this long (default ⅔ of the lease, as 10 s of 15). */
+  renewDeadlineMs?: number;
+  /** How often to try to acquire or renew (default the lease / 7.5, as 2 s of 15). */
+  retryPeriodMs?: number;
 }
 
+type Attempt = 'leading' | 'held' | 'failed';
+
+/** Per-request timeout: a stalled API server must not hold a renew past the renew deadline. */
+const within = (ms: number): k8s.ConfigurationOptions => ({
+  middleware: [
+    {
+      pre: (ctx: k8s.RequestContext) => {
+        ctx.setSignal(AbortSignal.timeout(Math.max(50, ms)) as never);
+        return new k8s.Observable(Promise.resolve(ctx));
+      },
+      post: (r: k8s.ResponseContext) => new k8s.Observable(Promise.resolve(r)),
+    },
+  ],
+  middlewareMergeStrategy: 'append',
+});
+
 /**
- * Leader election on a coordination.k8s.io/v1 Lease, as client-go's LeaseLock does it: the holder renews every
- * third of the lease duration; another candidate takes the lease only once it has not been renewed for a
- * whole duration. Every write carries the resourceVersion it read, so two candidates can never both win.
+ * Leader election on a coordination.k8s.io/v1 Lease, as client-go's leaderelection does it:
+ * - a candidate judges the holder by when *it* last saw the Lease change (its own clock), never by the
+ *   holder's `renewTime` against its own clock, so clocks that disagree cannot hand the lease over early;
+ * - the leader renews every retry period and stops leading once renewing has not succeeded within the renew
+ *   deadline (shorter than the lease), measured from when the last successful renew was sent; a single
+ *   failed renew inside the deadline changes nothing;
+ * - every write carries the resourceVersion it read, so two candidates can never both win.
+ * The leader thus stops at least lease − renew deadline before any standby may take over.
  */
 export class LeaderElector {
   private readonly api: k8s.CoordinationV1Api;
+  private readonly clock: () => number;
+  private readonly deadlineMs: number;
+  private readonly retryMs: number;
   private timer: NodeJS.Timeout | null = null;
+  private deadline: NodeJS.Timeout | null = null;
+  private observed: { version: string; at: number } | null = null;
+  private inflight = false;
   private leading = false;
   private stopped = false;
 
@@ -28,6 +59,12 @@ export class LeaderElector {
     private readonly onChange: (leading: boolean) => void,
   ) {
     this.api = kc.makeApiClient(k8s.CoordinationV1Api);
+    this.clock = o.now ?? Date.now;
+    const lease = o.leaseDurationSeconds * 1000;
+    this.deadlineMs = o.renewDeadlineMs ?? Math.round((lease * 2) / 3);
+    this.retryMs = o.retryPeriodMs ?? Math.round(lease / 7.5);
+    if (!(this.retryMs < this.deadlineMs && this.deadlineMs < lease))
+      throw new Error('leader election needs retry period < renew deadline < lease duration');
   }
 
   get isLeader(): boolean {
@@ -40,48 +77,68 @@ export class LeaderElector {
 
   private async tick(): Promise<void> {
     if (this.stopped) return;
-    let leading = false;
+    this.timer = setTimeout(() => void this.tick(), this.retryMs);
+    if (this.inflight) return; // a slow request: the renew deadline timer decides, not a pile of requests
+    this.inflight = true;
+    const sentAt = this.clock();
+    let result: Attempt = 'failed';
     try {
-      leading = await this.tryAcquireOrRenew();
+      result = await this.tryAcquireOrRenew(sentAt);
     } catch (err) {
       this.o.log.warn({ err: String((err as Error)?.message ?? err) }, 'lease update failed');
+    } finally {
+      this.inflight = false;
     }
-    if (leading !== this.leading) {
-      this.leading = leading;
-      this.o.log.info({ identity: this.o.identity, leading }, leading ? 'became leader' : 'lost leadership');
-      this.onChange(leading);
-    }
-    this.timer = setTimeout(() => void this.tick(), (this.o.leaseDurationSeconds * 1000) / 3);
+    if (this.stopped) return;
+    if (result === 'leading') this.renewed(sentAt);
+    else if (result === 'held') this.setLeading(false);
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
-    const now = new k8s.V1MicroTime((this.o.now ?? Date.now)());
+  /** A renew sent at `sentAt` succeeded: leading until `sentAt + renew deadline` unless renewed again. */
+  private renewed(sentAt: number): void {
+    if (this.deadline) clearTimeout(this.deadline);
+    const left = sentAt + this.deadlineMs - this.clock();
+    this.deadline = setTimeout(() => {
+      this.o.log.warn({ identity: this.o.identity }, 'lease not renewed within the renew deadline');
+      this.setLeading(false);
+    }, left);
+    this.setLeading(true);
+  }
+
+  private setLeading(leading: boolean): void {
+    if (!leading && this.deadline) clearTimeout(this.deadline);
+    if (leading === this.leading) return;
+    this.leading = leading;
+    this.o.log.info({ identity: this.o.identity, leading }, leading ? 'became leader' : 'lost leadership');
+    this.onChange(leading);
+  }
+
+  private timeout(): number {
+    return this.leading ? this.deadlineMs - this.retryMs : this.deadlineMs;
+  }
+
+  private async tryAcquireOrRenew(at: number): Promise<Attempt> {
+    const now = new k8s.V1MicroTime(at);
     const { namespace, name, identity, leaseDurationSeconds } = this.o;
     let lease: k8s.V1Lease;
     try {
-      lease = await this.api.readNamespacedLease({ namespace, name });
+      lease = await this.api.readNamespacedLease({ namespace, name }, within(this.timeout()));
     } catch (err) {
       if (statusOf(err) !== 404) throw err;
-      await this.api.createNamespacedLease({
-        namespace,
-        body: {
-          metadata: { name, namespace },
-          spec: {
-            holderIdentity: identity,
-            leaseDurationSeconds,
-            acquireTime: now,
-            renewTime: now,
-            leaseTransitions: 0,
-          },
-        },
-      });
-      return true;
+      const spec = { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now };
+      await this.api.createNamespacedLease(
+        { namespace, body: { metadata: { name, namespace }, spec: { ...spec, leaseTransitions: 0 } } },
+        within(this.timeout()),
+      );
+      return 'leading';
     }
     const spec = lease.spec ?? {};
-    const renewed = spec.renewTime ? new Date(spec.renewTime).getTime() : 0;
-    const expired = renewed + (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000 < now.getTime();
-    if (spec.holderIdentity !== identity && !expired) return false;
-    const takeover = spec.holderIdentity !== identity;
+    const version = lease.metadata?.resourceVersion ?? '';
+    if (this.observed?.version !== version) this.observed = { version, at };
+    const holder = spec.holderIdentity ?? '';
+    const duration = (spec.leaseDurationSeconds ?? leaseDurationSeconds) * 1000;
+    if (holder && holder !== identity && this.observed.at + duration > at) return 'held';
+    const takeover = holder !== identity;
     lease.spec = {
       ...spec,
       holderIdentity: identity,
@@ -90,10 +147,11 @@ export class LeaderElector {
       ...(takeover ? { acquireTime: now, leaseTransitions: (spec.leaseTransitions ?? 0) + 1 } : {}),
     };
     try {
-      await this.api.replaceNamespacedLease({ namespace, name, body: lease });
-      return true;
+      await this.api.replaceNamespacedLease({ namespace, name, body: lease }, within(this.timeout()));
+      return 'leading';
     } catch (err) {
-      if (statusOf(err) === 409) return false;
+      // Someone wrote in between: read again next time (a leader rides it out within the deadline).
+      if (statusOf(err) === 409) return 'failed';
       throw err;
     }
   }
@@ -103,16 +161,13 @@ export class LeaderElector {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     if (!this.leading) return;
-    this.leading = false;
+    this.setLeading(false);
+    const { namespace, name } = this.o;
     try {
-      const lease = await this.api.readNamespacedLease({ namespace: this.o.namespace, name: this.o.name });
+      const lease = await this.api.readNamespacedLease({ namespace, name }, within(2_000));
       if (lease.spec?.holderIdentity === this.o.identity) {
-        lease.spec = { ...lease.spec, leaseDurationSeconds: 1, renewTime: new k8s.V1MicroTime(0) };
-        await this.api.replaceNamespacedLease({
-          namespace: this.o.namespace,
-          name: this.o.name,
-          body: lease,
-        });
+        lease.spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1 };
+        await this.api.replaceNamespacedLease({ namespace, name, body: lease }, within(2_000));
       }
     } catch {
       // the lease simply expires

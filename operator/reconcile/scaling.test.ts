@@ -54,12 +54,38 @@ describe('HPA floors (pure)', () => {
     });
   });
 
-  it('builds the desired HPA as a plain object', () => {
-    expect(desiredHpa('shop', 'web', base, { minReplicas: 10, maxReplicas: 40 }, { team: 'sale' })).toEqual({
+  it('takes a bound someone else changed since the operator applied it as the new baseline', () => {
+    const ann = (min: number, max: number, appliedMin: number, appliedMax: number) => ({
+      'stampede.dev/baseline-min-replicas': String(min),
+      'stampede.dev/baseline-max-replicas': String(max),
+      'stampede.dev/applied-min-replicas': String(appliedMin),
+      'stampede.dev/applied-max-replicas': String(appliedMax),
+    });
+    // The floor the operator set during a sale is not a baseline.
+    expect(baselineOf(ann(2, 6, 10, 40), { minReplicas: 10, maxReplicas: 40 })).toEqual(base);
+    // helm upgrade raised the chart's minReplicas while no sale held the floor.
+    expect(baselineOf(ann(2, 6, 2, 6), { minReplicas: 3, maxReplicas: 6 })).toEqual({
+      minReplicas: 3,
+      maxReplicas: 6,
+    });
+    // ... or during a sale: the new bound is the baseline, the sale's floor is applied on top again.
+    expect(baselineOf(ann(2, 6, 10, 40), { minReplicas: 3, maxReplicas: 40 })).toEqual({
+      minReplicas: 3,
+      maxReplicas: 6,
+    });
+  });
+
+  it('builds the desired HPA as a plain object, with annotations only (labels stay Helm’s)', () => {
+    expect(desiredHpa('shop', 'web', base, { minReplicas: 10, maxReplicas: 40 })).toEqual({
       name: 'web',
       namespace: 'shop',
-      labels: { team: 'sale', 'app.kubernetes.io/managed-by': 'stampede-operator' },
-      annotations: { 'stampede.dev/baseline-min-replicas': '2', 'stampede.dev/baseline-max-replicas': '6' },
+      annotations: {
+        'stampede.dev/managed-by': 'stampede-operator',
+        'stampede.dev/baseline-min-replicas': '2',
+        'stampede.dev/baseline-max-replicas': '6',
+        'stampede.dev/applied-min-replicas': '10',
+        'stampede.dev/applied-max-replicas': '40',
+      },
       minReplicas: 10,
       maxReplicas: 40,
       behavior: BEHAVIOR,

@@ -1,5 +1,5 @@
 import type { ActivitySpec } from '../../services/core/activity/spec.js';
-import { BASELINE_MAX, BASELINE_MIN, MANAGED_BY } from '../model.js';
+import { APPLIED_MAX, APPLIED_MIN, BASELINE_MAX, BASELINE_MIN, MANAGED_BY, OPERATOR } from '../model.js';
 import { boundaries } from './status.js';
 
 export interface Floor {
@@ -33,19 +33,33 @@ export function floorFor(
   return { floor: { minReplicas, maxReplicas: Math.max(maxReplicas, minReplicas) }, raised };
 }
 
-/** The baseline of an existing HPA: recorded in its annotations when adopted, else its current bounds. */
+const bound = (v: string | undefined): number | null => {
+  const n = Number(v);
+  return v !== undefined && Number.isInteger(n) && n > 0 ? n : null;
+};
+
+/**
+ * The baseline of an existing HPA. A bound that still holds what the operator last applied keeps the
+ * recorded baseline; a bound someone else changed since (a `helm upgrade`, `kubectl edit`) is the new
+ * baseline. An HPA never touched by the operator: its current bounds.
+ */
 export function baselineOf(annotations: Record<string, string>, current: Floor): Floor {
-  const min = Number(annotations[BASELINE_MIN]);
-  const max = Number(annotations[BASELINE_MAX]);
-  return Number.isInteger(min) && Number.isInteger(max) && min > 0 && max > 0
-    ? { minReplicas: min, maxReplicas: max }
-    : current;
+  const pick = (now: number, recorded: string | undefined, applied: string | undefined): number => {
+    const r = bound(recorded);
+    const a = bound(applied);
+    if (r === null) return now;
+    // Without an applied record (set by an operator before this one) the recorded baseline stands.
+    return a === null || a === now ? r : now;
+  };
+  return {
+    minReplicas: pick(current.minReplicas, annotations[BASELINE_MIN], annotations[APPLIED_MIN]),
+    maxReplicas: pick(current.maxReplicas, annotations[BASELINE_MAX], annotations[APPLIED_MAX]),
+  };
 }
 
 export interface DesiredHpa {
   name: string;
   namespace: string;
-  labels: Record<string, string>;
   annotations: Record<string, string>;
   minReplicas: number;
   maxReplicas: number;
@@ -82,24 +96,32 @@ export const BEHAVIOR: Behavior = {
   },
 };
 
-/** The HPA the operator wants for a target: named like the target, baseline recorded, floor applied. */
-export function desiredHpa(
-  namespace: string,
-  target: string,
-  baseline: Floor,
-  floor: Floor,
-  labels: Record<string, string> = {},
-): DesiredHpa {
+/** The HPA the operator wants for a target: named like the target, baseline and applied floor recorded. */
+export function desiredHpa(namespace: string, target: string, baseline: Floor, floor: Floor): DesiredHpa {
   return {
     name: target,
     namespace,
-    labels: { ...labels, ...MANAGED_BY },
     annotations: {
+      [MANAGED_BY]: OPERATOR,
       [BASELINE_MIN]: String(baseline.minReplicas),
       [BASELINE_MAX]: String(baseline.maxReplicas),
+      [APPLIED_MIN]: String(floor.minReplicas),
+      [APPLIED_MAX]: String(floor.maxReplicas),
     },
     minReplicas: floor.minReplicas,
     maxReplicas: floor.maxReplicas,
     behavior: BEHAVIOR,
   };
+}
+
+/** Whether an HPA already is what the operator wants (then nothing is written). */
+export function hpaUpToDate(
+  have: { minReplicas: number; maxReplicas: number; annotations: Record<string, string> },
+  want: DesiredHpa,
+): boolean {
+  return (
+    have.minReplicas === want.minReplicas &&
+    have.maxReplicas === want.maxReplicas &&
+    Object.entries(want.annotations).every(([k, v]) => have.annotations[k] === v)
+  );
 }

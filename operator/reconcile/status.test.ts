@@ -1,5 +1,14 @@
 import { activitySpecSchema } from '../../services/core/activity/spec.js';
-import { boundaries, computeStatus, nextTransition, phaseOf, requeueAfter, type Observed } from './status.js';
+import {
+  boundaries,
+  computeStatus,
+  failedStatus,
+  nextTransition,
+  phaseOf,
+  requeueAfter,
+  sameStatus,
+  type Observed,
+} from './status.js';
 
 const spec = activitySpecSchema.parse({
   product: { sku: 'S', name: 'N', price: '1.00' },
@@ -65,5 +74,39 @@ describe('status (pure)', () => {
     expect(requeueAfter(spec, T('2026-11-10T23:00:00Z'), 10_000)).toBe(50 * 60_000 + 50);
     expect(requeueAfter(spec, T('2026-11-11T00:10:00Z'), 10_000)).toBe(10_000);
     expect(requeueAfter(spec, T('2026-11-12T00:00:00Z'), 10_000)).toBeNull();
+  });
+
+  it('omits nextTransitionTime after the last boundary', () => {
+    expect(computeStatus(spec, obs(T('2026-11-11T00:35:00Z'))).nextTransitionTime).toBe(
+      '2026-11-11T00:40:00.000Z',
+    );
+    expect(computeStatus(spec, obs(T('2026-11-11T00:41:00Z')))).not.toHaveProperty('nextTransitionTime');
+  });
+
+  it('compares statuses whatever the order of their keys (the API server sorts them)', () => {
+    const s = computeStatus(spec, obs(T('2026-11-11T00:10:00Z')));
+    const reverse = (v: unknown): unknown =>
+      Array.isArray(v)
+        ? v.map(reverse)
+        : v && typeof v === 'object'
+          ? Object.fromEntries(
+              Object.entries(v)
+                .reverse()
+                .map(([k, x]) => [k, reverse(x)]),
+            )
+          : v;
+    const reordered = reverse(s) as typeof s;
+    expect(JSON.stringify(reordered)).not.toBe(JSON.stringify(s));
+    expect(sameStatus(reordered, s)).toBe(true);
+    expect(sameStatus({ ...s, message: 'old' }, s)).toBe(false);
+  });
+
+  it('fails with the reason as the Reconciled condition', () => {
+    const f = failedStatus(4, 'NameConflict', 'taken', T('2026-11-11T00:10:00Z'));
+    expect(f).toMatchObject({ phase: 'Failed', observedGeneration: 4, message: 'taken' });
+    expect(f.conditions.find((c) => c.type === 'Reconciled')).toMatchObject({
+      status: 'False',
+      reason: 'NameConflict',
+    });
   });
 });

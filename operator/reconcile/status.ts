@@ -53,7 +53,7 @@ function condition(
   ok: boolean | null,
   reason: string,
   message: string,
-  o: Observed,
+  o: Pick<Observed, 'now' | 'generation'>,
   prev: Condition[],
 ): Condition {
   const status = ok === null ? 'Unknown' : ok ? 'True' : 'False';
@@ -135,7 +135,42 @@ export function requeueAfter(spec: ActivitySpec, now: number, liveRefreshMs: num
   return Number.isFinite(delay) ? Math.max(100, delay) : null;
 }
 
-/** Status equality for "write only when changed". */
+/**
+ * The status of an activity reconcile refuses to act on (a spec that does not validate, a name another
+ * namespace's resource owns): phase Failed, Reconciled=False with the reason, and the message.
+ */
+export function failedStatus(
+  generation: number,
+  reason: string,
+  message: string,
+  now: number,
+  prev: Condition[] = [],
+): ActivityStatus {
+  const o = { now, generation };
+  return {
+    phase: 'Failed',
+    observedGeneration: generation,
+    conditions: [
+      condition('Reconciled', false, reason, message, o, prev),
+      condition('Ready', false, 'Failed', 'phase Failed', o, prev),
+    ],
+    message,
+  };
+}
+
+/** JSON with object keys sorted at every level: the API server returns a status with its keys sorted. */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(
+    Object.entries(v)
+      .filter(([, x]) => x !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, x]) => [k, canonical(x)]),
+  );
+}
+
+/** Status equality for "write only when changed", whatever order the keys come in. */
 export function sameStatus(a: ActivityStatus | undefined, b: ActivityStatus): boolean {
-  return JSON.stringify(a ?? null) === JSON.stringify(b);
+  return JSON.stringify(canonical(a ?? null)) === JSON.stringify(canonical(b));
 }

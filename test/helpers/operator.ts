@@ -16,15 +16,17 @@ export interface RunningOperator {
   stop(): Promise<void>;
 }
 
+/** `now`: the operator's clock (a skewed one for leader election tests); `server`: a proxy to reach the API. */
 export async function startOperator(
   env: EnvTest,
   prefix: string,
   schema: string,
   extra: Record<string, string> = {},
+  opts: { now?: () => number; server?: string } = {},
 ): Promise<RunningOperator> {
   const config = loadOperatorConfig({
     ...process.env,
-    KUBECONFIG: env.kubeConfigFile(),
+    KUBECONFIG: env.kubeConfigFile('admin', opts.server),
     LEADER_ELECTION: 'false',
     OPERATOR_LIVE_REFRESH_MS: '300',
     ...extra,
@@ -32,7 +34,7 @@ export async function startOperator(
     DATABASE_SCHEMA: schema,
     PORT: '0',
   });
-  const operator = buildOperator(config, quietLog);
+  const operator = buildOperator(config, quietLog, opts.now);
   await operator.start();
   const server = await listen(operator.app, 0, '127.0.0.1');
   return {
@@ -146,6 +148,46 @@ export class Cluster {
     return waitFor(async () => (await this.phase(name)) === phase, `${name} to be ${phase}`, timeoutMs);
   }
 
+  async hpaObject(name: string): Promise<k8s.V2HorizontalPodAutoscaler | null> {
+    try {
+      return await this.hpa.readNamespacedHorizontalPodAutoscaler({ namespace: this.ns, name });
+    } catch {
+      return null;
+    }
+  }
+
+  /** An HPA as the chart ships it (labelled by Helm), for the operator to adopt. */
+  async chartHpa(name: string, minReplicas: number, maxReplicas: number): Promise<void> {
+    await this.hpa.createNamespacedHorizontalPodAutoscaler({
+      namespace: this.ns,
+      body: {
+        metadata: {
+          name,
+          labels: { 'app.kubernetes.io/managed-by': 'Helm', 'helm.sh/chart': 'stampede-0.1.0' },
+        },
+        spec: {
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },
+          minReplicas,
+          maxReplicas,
+          metrics: [
+            {
+              type: 'Resource',
+              resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 70 } },
+            },
+          ],
+        },
+      },
+    });
+  }
+
+  /** What `helm upgrade` does to bounds the chart changed: a patch of the HPA's spec. */
+  async patchHpa(name: string, spec: { minReplicas?: number; maxReplicas?: number }): Promise<void> {
+    await this.hpa.patchNamespacedHorizontalPodAutoscaler(
+      { namespace: this.ns, name, body: { spec } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+  }
+
   async floor(target: string): Promise<number | null> {
     try {
       return (
@@ -160,6 +202,14 @@ export class Cluster {
   async patchSpec(name: string, spec: Record<string, unknown>): Promise<void> {
     await this.objects.patchNamespacedCustomObject(
       { ...GVR, namespace: this.ns, name, body: { spec } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
+  }
+
+  /** Writes a status as an earlier operator would have (through the status subresource). */
+  async writeStatus(name: string, status: Record<string, unknown>): Promise<void> {
+    await this.objects.patchNamespacedCustomObjectStatus(
+      { ...GVR, namespace: this.ns, name, body: { status } },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
     );
   }
@@ -182,6 +232,73 @@ export class Cluster {
     });
     return list.items.map((e) => `${e.reason}: ${e.message}`);
   }
+}
+
+export interface OperatorEnv {
+  env: EnvTest;
+  pg: TestSchema;
+  redis: Redis;
+  prefix: string;
+  /** A fresh namespace (a Deployment per name in `deployments`, 2 replicas) and its Cluster view. */
+  namespace(tag: string, deployments?: string[]): Promise<Cluster>;
+  /** An in-process operator watching `ns` (all namespaces if ''), stopped with the env. */
+  operator(
+    ns: string,
+    extra?: Record<string, string>,
+    opts?: { now?: () => number; server?: string },
+  ): Promise<RunningOperator>;
+  stop(): Promise<void>;
+}
+
+/** One API server (with the CRD), Postgres schema and prefix for a file's tests; operators per test. */
+export async function operatorEnv(tag: string, opts: { audit?: boolean } = {}): Promise<OperatorEnv> {
+  const env = await EnvTest.start([], opts);
+  await env.apply(new URL('../../k8s/crd/seckillactivities.yaml', import.meta.url).pathname);
+  const prefix = randomPrefix(tag);
+  const pg = await testSchema();
+  const redis = newRedis();
+  const running: RunningOperator[] = [];
+  let n = 0;
+  return {
+    env,
+    pg,
+    redis,
+    prefix,
+    async namespace(t, deployments = []) {
+      const cluster = new Cluster(env, `${t}-${++n}-${Date.now().toString(36)}`);
+      await cluster.namespace();
+      for (const d of deployments) await cluster.deployment(d, 2);
+      return cluster;
+    },
+    async operator(ns, extra = {}, o = {}) {
+      const op = await startOperator(env, prefix, pg.schema, { WATCH_NAMESPACE: ns, ...extra }, o);
+      running.push(op);
+      const stop = op.stop.bind(op);
+      let stopped = false;
+      op.stop = async () => {
+        if (stopped) return;
+        stopped = true;
+        await stop();
+      };
+      return op;
+    },
+    async stop() {
+      for (const op of running) await op.stop();
+      await env.stop();
+      await dropRedisPrefix(redis, prefix);
+      await redis.quit();
+      await pg.drop();
+    },
+  };
+}
+
+/** The operator's `stampede_operator_reconcile_total` (all results). */
+export async function reconcileCount(op: RunningOperator): Promise<number> {
+  const text = await op.operator.registry.metrics();
+  return [...text.matchAll(/^stampede_operator_reconcile_total\{[^}]*\} (\d+)/gm)].reduce(
+    (sum, m) => sum + Number(m[1]),
+    0,
+  );
 }
 
 export interface OperatorSuite {

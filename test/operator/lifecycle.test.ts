@@ -72,7 +72,8 @@ it('runs a sale from Scheduled to Ended, preheating and scaling ahead of the cro
     name: 'shop-seckill',
   });
   expect(hpa.metadata?.annotations).toMatchObject({ 'stampede.dev/baseline-min-replicas': '2' });
-  expect(hpa.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'stampede-operator' });
+  expect(hpa.metadata?.annotations).toMatchObject({ 'stampede.dev/managed-by': 'stampede-operator' });
+  expect(hpa.metadata?.labels ?? {}).not.toHaveProperty('app.kubernetes.io/managed-by');
   expect(hpa.spec?.behavior?.scaleUp?.stabilizationWindowSeconds).toBe(0);
 
   await cluster.waitPhase('phone-drop', 'Live', 15_000);
