@@ -4,7 +4,9 @@ import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import { v4 as uuidv4, v7 as uuidv7 } from 'uuid';
+import { QueryTypes } from 'sequelize';
 import { signWebhook } from '../../services/api/webhook.js';
+import { ActivityIds, persistBatch } from '../../services/orders/persist.js';
 import { keyId, TokenService } from '../../services/core/auth/jwt.js';
 import { DEV_JWT_SECRET } from '../../services/core/config.js';
 import { DEV_WEBHOOK_SECRET } from '../../services/api/config.js';
@@ -193,6 +195,63 @@ describe('payment webhook', () => {
     const other = JSON.stringify({ eventId: 'evt-other', type: 'payment.succeeded', orderId: uuidv7() });
     expectProblem(await post(raw, signWebhook(DEV_WEBHOOK_SECRET, other)), 401, 'UNAUTHORIZED');
     expect((await call(api.url, `/api/orders/${orderId}`, { token })).body.status).toBe('pending_payment');
+  });
+
+  it('answers 503 with Retry-After to a payment for an order not written yet, and applies it once the row exists', async () => {
+    const activity = await sale();
+    const u = await newUser(api.url);
+    const order = {
+      orderId: uuidv7(),
+      activity,
+      userId: u.id,
+      quantity: 1,
+      placedAt: new Date().toISOString(),
+      requestId: 'early-webhook',
+    };
+    const raw = JSON.stringify({
+      eventId: `evt-early-${order.orderId}`,
+      type: 'payment.succeeded',
+      orderId: order.orderId,
+    });
+    const early = await post(raw, signWebhook(DEV_WEBHOOK_SECRET, raw));
+    expectProblem(early, 503, 'UNAVAILABLE');
+    expect(Number(early.headers.get('retry-after'))).toBeGreaterThan(0);
+    // Nothing was stored for the event: a later delivery is judged afresh.
+    const [stored] = await pg.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM payment_events WHERE order_id = $1',
+      { bind: [order.orderId], type: QueryTypes.SELECT },
+    );
+    expect(stored?.n).toBe(0);
+    // The worker writes the order (its own code path), then the provider retries.
+    expect(await persistBatch(pg.db, new ActivityIds(pg.db), [order])).toEqual(['persisted']);
+    const retried = await post(raw, signWebhook(DEV_WEBHOOK_SECRET, raw));
+    expect(retried.body).toEqual({
+      eventId: `evt-early-${order.orderId}`,
+      orderId: order.orderId,
+      status: 'paid',
+    });
+    expect((await call(api.url, `/api/orders/${order.orderId}`, { token: u.accessToken })).body.status).toBe(
+      'paid',
+    );
+  });
+
+  it('gives concurrent deliveries of one new event id one result and no 500', async () => {
+    const activity = await sale();
+    const { orderId } = await shopperWithOrder(activity);
+    const raw = JSON.stringify({ eventId: `evt-race-${orderId}`, type: 'payment.succeeded', orderId });
+    // Open the API's pooled connections first, so the deliveries really overlap in Postgres.
+    await Promise.all(Array.from({ length: 10 }, () => api.api.db.query('SELECT pg_sleep(0.05)')));
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, () => post(raw, signWebhook(DEV_WEBHOOK_SECRET, raw))),
+    );
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+    for (const a of answers)
+      expect(a.body).toEqual({ eventId: `evt-race-${orderId}`, orderId, status: 'paid' });
+    const [stored] = await pg.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM payment_events WHERE event_id = $1',
+      { bind: [`evt-race-${orderId}`], type: QueryTypes.SELECT },
+    );
+    expect(stored?.n).toBe(1);
   });
 
   it('acknowledges a payment for a closed order and flags it for a refund', async () => {
