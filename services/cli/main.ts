@@ -10,10 +10,13 @@ import { loadCliConfig, type CliConfig } from './config.js';
 import { parseManifests } from './manifest.js';
 import { runSaleCommand } from './sale/index.js';
 import { SALE_USAGE } from './sale/options.js';
+import { parseSampleOptions, SAMPLE_USAGE, sampleManifest } from './sample.js';
 
 const USAGE = `usage: stampede <command>
   migrate                 create the database if missing and run migrations
-  apply -f <file.yaml>    register and preheat the SeckillActivity manifests in a file (no Kubernetes)
+  apply -f <file.yaml>    register and preheat the SeckillActivity manifests in a file (no Kubernetes);
+                          --force changes an activity a SeckillActivity in a cluster owns
+  sample --starts-in D    print a SeckillActivity manifest whose window opens D from now (--help)
   sale [options]          run a flash sale against the running platform and report it (--help)`;
 
 async function runMigrate(config: CliConfig): Promise<void> {
@@ -38,13 +41,14 @@ async function runApply(config: CliConfig, args: string[]): Promise<void> {
   const i = args.findIndex((a) => a === '-f' || a === '--filename');
   const file = i >= 0 ? args[i + 1] : undefined;
   if (!file) throw new Error('apply needs -f <manifest.yaml>');
+  const force = args.includes('--force');
   const manifests = parseManifests(readFileSync(file === '-' ? 0 : file, 'utf8'));
   const log = createLogger('cli', 'warn');
   const db = createSequelize({ url: config.databaseUrl, log, schema: config.databaseSchema });
   const redis = createRedis({ url: config.redisUrl, log, name: 'cli' });
   try {
     for (const m of manifests) {
-      const r = await applyActivity(db, redis, config.prefix, m.name, m.spec);
+      const r = await applyActivity(db, redis, config.prefix, m.name, m.spec, { force });
       console.log(
         `seckillactivity/${m.name} ${r.created ? 'created' : 'configured'} (stock ${r.preheat?.remaining}/${r.preheat?.total})`,
       );
@@ -57,9 +61,14 @@ async function runApply(config: CliConfig, args: string[]): Promise<void> {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
-  if (command !== 'migrate' && command !== 'apply' && command !== 'sale') {
+  if (command !== 'migrate' && command !== 'apply' && command !== 'sale' && command !== 'sample') {
     console.error(USAGE);
     return 2;
+  }
+  if (command === 'sample') {
+    if (args.includes('--help') || args.includes('-h')) console.log(SAMPLE_USAGE);
+    else process.stdout.write(sampleManifest(parseSampleOptions(args)));
+    return 0;
   }
   if (command === 'sale' && (args.includes('--help') || args.includes('-h'))) {
     console.log(SALE_USAGE);
