@@ -1,0 +1,96 @@
+// HPA floors always come back, and follow the chart (issue 12 point 6), against a real kube-apiserver: a
+// target removed from a spec and a resource deleted while its spec does not validate give the floor back;
+// the operator marks HPAs with annotations (Helm keeps its labels), and a bound `helm upgrade` changed while
+// no sale held the floor becomes the new baseline.
+import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { waitFor } from '../helpers/env.js';
+import { operatorEnv, saleSpec, type OperatorEnv } from '../helpers/operator.js';
+
+let oe: OperatorEnv;
+const CRD = new URL('../../k8s/crd/seckillactivities.yaml', import.meta.url).pathname;
+
+beforeAll(async () => {
+  oe = await operatorEnv('floor');
+  // A CRD without the stock maximum (one from another release, say), so a spec can be stored that the
+  // operator's schema refuses.
+  const loose = readFileSync(CRD, 'utf8').replace(
+    'stock: { type: integer, minimum: 0, maximum: 100000000 }',
+    'stock: { type: integer, minimum: 0 }',
+  );
+  const file = join(mkdtempSync(join(tmpdir(), 'stampede-crd-')), 'crd.yaml');
+  writeFileSync(file, loose);
+  if (loose === readFileSync(CRD, 'utf8')) throw new Error('the CRD stock rule moved: update this test');
+  await oe.env.apply(file);
+}, 120_000);
+afterAll(async () => {
+  await oe?.stop();
+});
+
+const web = [{ name: 'web', minReplicas: 7, maxReplicas: 9 }];
+
+it('gives the floor back when a running sale drops the target from its spec', async () => {
+  const cluster = await oe.namespace('drop', ['web']);
+  const op = await oe.operator(cluster.ns);
+  await cluster.create(
+    'dropper',
+    saleSpec({ startInMs: 1000, lengthMs: 600_000, scalingLead: '2s', targets: web }),
+  );
+  await waitFor(async () => (await cluster.floor('web')) === 7, 'floor 7');
+  await cluster.patchSpec('dropper', { scaling: { targets: [] } });
+  await waitFor(async () => (await cluster.floor('web')) === 2, 'the baseline back');
+  expect(await cluster.phase('dropper')).toBe('Live');
+  await op.stop();
+}, 60_000);
+
+it('gives the floor back when a resource whose spec no longer validates is deleted', async () => {
+  const cluster = await oe.namespace('invalid', ['web']);
+  const op = await oe.operator(cluster.ns);
+  await cluster.create(
+    'broken',
+    saleSpec({ startInMs: 1000, lengthMs: 600_000, scalingLead: '2s', targets: web }),
+    { 'stampede.dev/allow-delete-live': 'true' },
+  );
+  await waitFor(async () => (await cluster.floor('web')) === 7, 'floor 7');
+  await cluster.patchSpec('broken', { stock: 200_000_000 }); // above what the operator's schema allows
+  await cluster.waitPhase('broken', 'Failed');
+  await cluster.remove('broken');
+  await waitFor(async () => (await cluster.get('broken')) === null, 'the object gone');
+  await waitFor(async () => (await cluster.floor('web')) === 2, 'the baseline back');
+  await op.stop();
+}, 60_000);
+
+it('adopts the chart’s HPA without touching its labels and takes a helm upgrade’s bound as the baseline', async () => {
+  const cluster = await oe.namespace('helm', ['api']);
+  await cluster.chartHpa('api', 2, 5);
+  const op = await oe.operator(cluster.ns);
+  const targets = [{ name: 'api', minReplicas: 6, maxReplicas: 8 }];
+  await cluster.create(
+    'short',
+    saleSpec({ startInMs: 2000, lengthMs: 1500, scalingLead: '1s', cooldown: '1s', targets }),
+  );
+  await waitFor(async () => (await cluster.floor('api')) === 6, 'floor 6 for the sale');
+  const raised = await cluster.hpaObject('api');
+  expect(raised?.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'Helm' });
+  expect(raised?.metadata?.annotations).toMatchObject({
+    'stampede.dev/managed-by': 'stampede-operator',
+    'stampede.dev/baseline-min-replicas': '2',
+    'stampede.dev/applied-min-replicas': '6',
+  });
+  await waitFor(
+    async () => (await cluster.floor('api')) === 2,
+    'the chart’s baseline after the sale',
+    20_000,
+  );
+
+  // helm upgrade with minReplicas 3 while no sale holds the floor; any later reconcile keeps it.
+  await cluster.patchHpa('api', { minReplicas: 3 });
+  await cluster.create('later', saleSpec({ startInMs: 3_600_000, lengthMs: 60_000, targets }));
+  await cluster.waitPhase('later', 'Scheduled');
+  const after = await cluster.hpaObject('api');
+  expect(after?.spec?.minReplicas).toBe(3);
+  expect(after?.metadata?.annotations).toMatchObject({ 'stampede.dev/baseline-min-replicas': '3' });
+  expect(after?.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'Helm' });
+  await op.stop();
+}, 60_000);
