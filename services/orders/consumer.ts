@@ -1,7 +1,7 @@
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Redis } from 'ioredis';
 import type { Sequelize } from 'sequelize';
-import { isConnectionError } from '../core/db/connect.js';
+import { isInfrastructureError } from '../core/db/connect.js';
 import type { Logger } from '../core/log.js';
 import type { OrderMetrics } from '../core/metrics.js';
 import type { OrderTopology } from '../core/messaging/topology.js';
@@ -27,11 +27,14 @@ export interface ConsumerDeps {
   failpoint: string;
 }
 
-/** A dependency we cannot reach: the batch goes back to the queue untouched and consuming pauses. */
+/**
+ * A dependency we cannot reach, or a Postgres refusal about Postgres itself (lock or statement timeout,
+ * deadlock, failover to read-only…): the batch goes back to the queue untouched and consuming pauses.
+ */
 export function isOutage(err: unknown, redis: Redis): boolean {
   const msg = String((err as Error)?.message ?? err);
   return (
-    isConnectionError(err) ||
+    isInfrastructureError(err) ||
     redis.status !== 'ready' ||
     /timed out|Connection is closed|ECONNREFUSED/.test(msg)
   );

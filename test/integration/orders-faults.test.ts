@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import amqp from 'amqplib';
+import { Client as PgClient } from 'pg';
 import type { Redis } from 'ioredis';
 import { v7 as uuidv7 } from 'uuid';
 import { preheat } from '../../services/core/activity/preheat.js';
@@ -325,3 +326,61 @@ it('stops gracefully mid-stream: what it acked is written, the rest waits in the
     await seckill.stop();
   }
 });
+
+it('treats a Postgres lock timeout as an outage: a row lock held longer than every retry tier parks nothing', async () => {
+  const prefix = fresh();
+  // A role of the worker's own whose lock_timeout is short (the server's 55P03): the activity row held
+  // below makes every write of the worker time out while Postgres itself is fine.
+  const role = `w_${prefix.replace(/\W/g, '_')}`;
+  await pg.db.query(`CREATE ROLE ${role} LOGIN`);
+  await pg.db.query(`ALTER ROLE ${role} SET lock_timeout = '150ms'`);
+  await pg.db.query(`GRANT ALL ON SCHEMA ${pg.schema} TO ${role}`);
+  await pg.db.query(`GRANT ALL ON ALL TABLES IN SCHEMA ${pg.schema} TO ${role}`);
+  const url = new URL(DATABASE_URL);
+  url.username = role;
+  const worker = await startOrders(prefix, pg.schema, {
+    DATABASE_URL: url.toString(),
+    ORDERS_BATCH_SIZE: '1',
+  });
+  const seckill = await startSeckill(prefix, { STAMPEDE_RETRY_TIERS_MS: FAST_TIERS });
+  const holder = new PgClient({ connectionString: DATABASE_URL });
+  await holder.connect();
+  try {
+    await waitReady(seckill.url);
+    const a = await applyLive(pg.db, redis, prefix, { stock: 10 });
+    await holder.query('BEGIN');
+    await holder.query(`SELECT id FROM ${pg.schema}.seckill_activities WHERE name = $1 FOR UPDATE`, [a.name]);
+    const { accepted } = await buy(
+      seckill,
+      a.name,
+      Array.from({ length: 5 }, (_, i) => `locked-${i}`),
+    );
+    expect(accepted.size).toBe(5);
+    await waitFor(async () => {
+      const r = await holder.query(
+        `SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock'`,
+        [role],
+      );
+      return r.rowCount;
+    }, 'the worker to wait on the lock');
+    // Longer than every tier (100 + 200 + 300 ms) several times over, per message: before the fix each
+    // message went through the three tiers to the parking lot within about two seconds.
+    await new Promise((r) => setTimeout(r, 6000));
+    expect((await parked(prefix)).map((m) => m.content.toString())).toEqual([]);
+    expect(await ordersOf(pg.db, a.name)).toEqual([]);
+    await holder.query('COMMIT');
+    await waitFor(
+      async () => (await ordersOf(pg.db, a.name)).length === 5,
+      'all 5 orders after the lock',
+      30_000,
+    );
+    expect((await parked(prefix)).map((m) => m.content.toString())).toEqual([]);
+    await expectInvariants(pg.db, redis, prefix, a, accepted);
+  } finally {
+    await holder.end().catch(() => undefined);
+    await seckill.stop();
+    await worker.stop();
+    await pg.db.query(`DROP OWNED BY ${role}`).catch(() => undefined);
+    await pg.db.query(`DROP ROLE ${role}`).catch(() => undefined);
+  }
+}, 60_000);

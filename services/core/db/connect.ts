@@ -39,3 +39,19 @@ export function isConnectionError(err: unknown): boolean {
     /ECONNREFUSED|ECONNRESET|Connection terminated|timeout expired/.test(e?.message ?? '')
   );
 }
+
+/**
+ * SQLSTATEs that are about Postgres, not about the statement: deadlock (40P01), serialization failure
+ * (40001), statement or lock timeout (57014, 55P03), read-only after a failover (25006), insufficient
+ * resources (53xxx), admin or crash shutdown (57P0x), connection exceptions (08xxx). The same statement
+ * will succeed later, so the order worker treats them as an outage (hand the batch back, pause) and never
+ * as a bad message to retry through the tiers and park.
+ */
+const INFRASTRUCTURE_SQLSTATE = /^(40P01|40001|57014|55P03|25006|53...|57P0.|08...)$/;
+
+/** True when Postgres could not be reached or refused for a reason of its own (see above). */
+export function isInfrastructureError(err: unknown): boolean {
+  if (isConnectionError(err)) return true;
+  const e = err as { original?: { code?: string }; parent?: { code?: string } };
+  return INFRASTRUCTURE_SQLSTATE.test(e?.original?.code ?? e?.parent?.code ?? '');
+}
