@@ -30,6 +30,8 @@ export enum PreheatCode {
   CREATED = 1,
   UPDATED = 2,
   UNCHANGED = 3,
+  /** The stock key was missing and orders in Postgres hold units: stock = total - held. */
+  REBUILT = 4,
   BELOW_SOLD = -1,
 }
 
