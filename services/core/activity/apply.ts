@@ -3,7 +3,8 @@ import { QueryTypes, type Sequelize } from 'sequelize';
 import { v7 as uuidv7 } from 'uuid';
 import { AppError, ErrorCode } from '../errors.js';
 import { parseDuration } from './duration.js';
-import { preheat, type PreheatResult } from './preheat.js';
+import type { PreheatResult } from './preheat.js';
+import { preheatFromPostgres } from './rebuild.js';
 import { infoFromSpec, type ActivitySpec } from './spec.js';
 
 export interface ApplyResult {
@@ -101,7 +102,10 @@ export async function applyActivity(
       },
     );
     // Inside the transaction: if Redis refuses (it has sold more than the new total), nothing commits.
-    const result = opts.preheat === false ? null : await preheat(redis, prefix, infoFromSpec(name, spec));
+    // A lost Redis state is rebuilt from the orders (activity/rebuild.ts), never re-created as new stock.
+    const info = infoFromSpec(name, spec);
+    const result =
+      opts.preheat === false ? null : await preheatFromPostgres(db, transaction, redis, prefix, info);
     return { activity: name, created: !current, preheat: result };
   });
 }

@@ -12,9 +12,15 @@ export interface PreheatResult {
 
 /**
  * Writes an activity's stock and info to Redis (lua/preheat.lua): never overwrites live stock, adds the
- * difference when the total grows, refuses a total below what is already sold.
+ * difference when the total grows, refuses a total below what is already sold. `held` is only for a
+ * rebuild from Postgres (activity/rebuild.ts): the units orders hold when the stock key is gone.
  */
-export async function preheat(redis: Redis, prefix: string, info: ActivityInfo): Promise<PreheatResult> {
+export async function preheat(
+  redis: Redis,
+  prefix: string,
+  info: ActivityInfo,
+  held = 0,
+): Promise<PreheatResult> {
   const r = await new Scripts(redis).preheat(activityKeys(prefix, info.name), [
     info.total,
     info.startMs,
@@ -24,6 +30,7 @@ export async function preheat(redis: Redis, prefix: string, info: ActivityInfo):
     info.paused ? 'paused' : 'active',
     stockEventsChannel(prefix),
     info.name,
+    held,
   ]);
   if (r.code === PreheatCode.BELOW_SOLD) {
     const sold = r.total - r.remaining;

@@ -12,12 +12,16 @@
   ARGV[6] state       "active" or "paused"
   ARGV[7] channel     pub/sub channel announcing stock changes
   ARGV[8] activity    the message published on ARGV[7]
+  ARGV[9] held        units already held by orders in Postgres (optional, default 0): only read when the
+                      stock key is missing; non-zero when the caller rebuilds a lost activity from Postgres
+                      (it wrote the buyer entries first, see activity/rebuild.ts)
 
-  A first preheat sets stock = total (SET NX semantics). Later ones keep what was sold: sold = old total -
-  stock, and stock moves by (total - old total), so raising the total adds the difference.
+  A first preheat sets stock = total - held (SET NX semantics). Later ones keep what was sold: sold = old
+  total - stock, and stock moves by (total - old total), so raising the total adds the difference.
 
   Returns {code, remaining, total}
      1 CREATED      stock key written for the first time
+     4 REBUILT      stock key was missing and held > 0: stock = total - held
      2 UPDATED      stock or info changed
      3 UNCHANGED    nothing to do
     -1 BELOW_SOLD   total < units already sold: nothing changed; remaining and the current total returned
@@ -28,9 +32,12 @@ local fields = {'start', ARGV[2], 'end', ARGV[3], 'maxPerUser', ARGV[4], 'price'
 
 local stock = redis.call('GET', KEYS[1])
 if not stock then
-  redis.call('SET', KEYS[1], total)
+  local held = tonumber(ARGV[9] or '0') or 0
+  if total < held then return {-1, 0, held} end
+  redis.call('SET', KEYS[1], total - held)
   redis.call('HSET', KEYS[2], unpack(fields))
   redis.call('PUBLISH', ARGV[7], ARGV[8])
+  if held > 0 then return {4, total - held, total} end
   return {1, total, total}
 end
 
