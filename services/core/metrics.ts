@@ -19,8 +19,11 @@ export interface PurchaseMetrics {
   stockRemaining: Gauge<'activity'>;
 }
 
+/** Outcomes every sale answers in bulk: their latency series exist from the start (see orderMetrics). */
+const BULK_OUTCOMES = ['accepted', 'sold_out'];
+
 export function purchaseMetrics(registry: Registry): PurchaseMetrics {
-  return {
+  const m: PurchaseMetrics = {
     requests: new Counter({
       name: 'stampede_purchase_requests_total',
       help: 'Purchase requests by activity and outcome (ok or an error code in lower case).',
@@ -41,6 +44,9 @@ export function purchaseMetrics(registry: Registry): PurchaseMetrics {
       registers: [registry],
     }),
   };
+  // A sale sells out within one scrape: a series born then holds its whole count and rate() sees none.
+  for (const outcome of BULK_OUTCOMES) m.duration.zero({ outcome });
+  return m;
 }
 
 /**
