@@ -1,4 +1,7 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { listen } from '../../services/core/http/server.js';
 import { loadOperatorConfig } from '../../operator/config.js';
@@ -291,6 +294,24 @@ export async function operatorEnv(tag: string, opts: { audit?: boolean } = {}): 
     },
   };
 }
+
+/**
+ * Applies a CRD without the stock maximum (one from another release, say), so a spec can be stored that the
+ * operator's own schema refuses: `stock: 200_000_000`.
+ */
+export async function applyLooseCrd(env: EnvTest): Promise<void> {
+  const path = new URL('../../k8s/crd/seckillactivities.yaml', import.meta.url).pathname;
+  const strict = readFileSync(path, 'utf8');
+  const loose = strict.replace(
+    'stock: { type: integer, minimum: 0, maximum: 100000000 }',
+    'stock: { type: integer, minimum: 0 }',
+  );
+  if (loose === strict) throw new Error('the CRD stock rule moved: update applyLooseCrd');
+  const file = join(mkdtempSync(join(tmpdir(), 'stampede-crd-')), 'crd.yaml');
+  writeFileSync(file, loose);
+  await env.apply(file);
+}
+export const INVALID_STOCK = 200_000_000;
 
 /** The operator's `stampede_operator_reconcile_total` (all results). */
 export async function reconcileCount(op: RunningOperator): Promise<number> {

@@ -2,27 +2,20 @@
 // target removed from a spec and a resource deleted while its spec does not validate give the floor back;
 // the operator marks HPAs with annotations (Helm keeps its labels), and a bound `helm upgrade` changed while
 // no sale held the floor becomes the new baseline.
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { waitFor } from '../helpers/env.js';
-import { operatorEnv, saleSpec, type OperatorEnv } from '../helpers/operator.js';
+import {
+  applyLooseCrd,
+  INVALID_STOCK,
+  operatorEnv,
+  saleSpec,
+  type OperatorEnv,
+} from '../helpers/operator.js';
 
 let oe: OperatorEnv;
-const CRD = new URL('../../k8s/crd/seckillactivities.yaml', import.meta.url).pathname;
 
 beforeAll(async () => {
   oe = await operatorEnv('floor');
-  // A CRD without the stock maximum (one from another release, say), so a spec can be stored that the
-  // operator's schema refuses.
-  const loose = readFileSync(CRD, 'utf8').replace(
-    'stock: { type: integer, minimum: 0, maximum: 100000000 }',
-    'stock: { type: integer, minimum: 0 }',
-  );
-  const file = join(mkdtempSync(join(tmpdir(), 'stampede-crd-')), 'crd.yaml');
-  writeFileSync(file, loose);
-  if (loose === readFileSync(CRD, 'utf8')) throw new Error('the CRD stock rule moved: update this test');
-  await oe.env.apply(file);
+  await applyLooseCrd(oe.env);
 }, 120_000);
 afterAll(async () => {
   await oe?.stop();
@@ -53,7 +46,7 @@ it('gives the floor back when a resource whose spec no longer validates is delet
     { 'stampede.dev/allow-delete-live': 'true' },
   );
   await waitFor(async () => (await cluster.floor('web')) === 7, 'floor 7');
-  await cluster.patchSpec('broken', { stock: 200_000_000 }); // above what the operator's schema allows
+  await cluster.patchSpec('broken', { stock: INVALID_STOCK }); // the operator's schema refuses it
   await cluster.waitPhase('broken', 'Failed');
   await cluster.remove('broken');
   await waitFor(async () => (await cluster.get('broken')) === null, 'the object gone');
