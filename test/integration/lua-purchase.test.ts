@@ -1,12 +1,14 @@
 // Property test of lua/purchase.lua and lua/restore.lua against the real Redis: random stock, users,
 // limits and concurrent requests with repeats, replays (same orderId re-sent, as ioredis does after a
 // reconnect) and restores. Invariants: never oversold, never over maxPerUser, one entry per accepted
-// request, stock + held = initial.
+// request, stock + held = initial. The rebuild from Postgres (activity/rebuild.ts) is checked the same way:
+// after a loss, earlier buyers stay buyers, rebuilt orders cannot be restored, only the free units sell.
 import fc from 'fast-check';
 import type { Redis } from 'ioredis';
 import { v7 as uuidv7 } from 'uuid';
 import { activityKeys, stockEventsChannel } from '../../services/core/redis/keys.js';
-import { PurchaseCode, RestoreCode, Scripts } from '../../services/core/redis/scripts.js';
+import { rebuildRedis } from '../../services/core/activity/rebuild.js';
+import { PreheatCode, PurchaseCode, RestoreCode, Scripts } from '../../services/core/redis/scripts.js';
 import { liveActivity } from '../helpers/activity.js';
 import { dropRedisPrefix, newRedis, randomPrefix } from '../helpers/env.js';
 
@@ -91,6 +93,71 @@ describe('purchase.lua under random concurrent load', () => {
         },
       ),
       { numRuns: 60 },
+    );
+  });
+
+  it('rebuilds from Postgres: earlier buyers stay buyers, rebuilt orders stand, stock + held = total', async () => {
+    const scripts = new Scripts(redis);
+    const row = fc.record({ quantity: fc.integer({ min: 1, max: 3 }), live: fc.boolean() });
+    await fc.assert(
+      fc.asyncProperty(
+        // Orders that Postgres holds for users r0…: some live, some closed or failed (unit given back).
+        fc.array(row, { maxLength: 10 }),
+        fc.integer({ min: 0, max: 10 }),
+        fc.array(op, { minLength: 1, maxLength: 24 }),
+        async (rows, spare, ops) => {
+          const orders = rows.map((r, i) => ({ userId: `r${i}`, orderId: uuidv7(), ...r }));
+          const liveHeld = orders.reduce((s, o) => s + (o.live ? o.quantity : 0), 0);
+          const total = liveHeld + spare;
+          const a = await liveActivity(redis, prefix, { total: 0, maxPerUser: 3 });
+          const k = activityKeys(prefix, a.name);
+          // The state is lost, then rebuilt from the rows.
+          await redis.del(k.stock, k.info, k.buyers, k.idem, k.claimed, k.released);
+          const r = await rebuildRedis(redis, prefix, { ...a, total }, orders);
+          expect(r).toEqual({
+            code: liveHeld > 0 ? PreheatCode.REBUILT : PreheatCode.CREATED,
+            remaining: spare,
+            total,
+          });
+          const fresh = new Map<string, number>();
+          await Promise.all(
+            ops.map(async (o) => {
+              const rebuilt = orders[o.user % Math.max(1, orders.length)];
+              if (o.kind === 'restore' && rebuilt) {
+                // A rebuilt order is persisted: a restore can never take its unit back.
+                const x = await scripts.restore(
+                  k,
+                  rebuilt.userId,
+                  rebuilt.orderId,
+                  stockEventsChannel(prefix),
+                  a.name,
+                );
+                expect(x.code).toBe(RestoreCode.CLAIMED);
+                return;
+              }
+              const earlier = o.kind === 'replay' && rebuilt;
+              const user = earlier ? rebuilt.userId : `n${o.user}`;
+              const p = await scripts.purchase(k, user, uuidv7(), o.quantity);
+              if (earlier) {
+                expect({ code: p.code, orderId: p.orderId }).toEqual({
+                  code: PurchaseCode.ALREADY_PURCHASED,
+                  orderId: rebuilt.orderId,
+                });
+              } else if (p.code === PurchaseCode.ACCEPTED) fresh.set(user, o.quantity);
+            }),
+          );
+          const remaining = Number(await redis.get(k.stock));
+          const freshHeld = [...fresh.values()].reduce((s, q) => s + q, 0);
+          expect(remaining).toBeGreaterThanOrEqual(0);
+          expect(remaining + freshHeld + liveHeld).toBe(total);
+          // The worker may write a live rebuilt order again (a redelivery), never a closed one.
+          if (orders.length) {
+            const claims = await scripts.claim(k, orders);
+            expect(claims).toEqual(orders.map((o) => o.live));
+          }
+        },
+      ),
+      { numRuns: 40 },
     );
   });
 
