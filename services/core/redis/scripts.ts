@@ -84,6 +84,8 @@ const SCRIPTS = {
   preheat: 2,
   claim: 3,
   release: 3,
+  park: 3,
+  result: 3,
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
 type Arg = string | number;
@@ -160,5 +162,24 @@ export class Scripts {
       [userId, orderId, channel, activity],
     );
     return { code: code as ReleaseCode, remaining: Number(remaining) };
+  }
+
+  /** Marks a parked order (`mark` "parked") or a re-driven one ("1"); true when its unit is still held. */
+  async park(k: ActivityKeys, userId: string, orderId: string, mark: 'parked' | '1'): Promise<boolean> {
+    const held = await this.run<number>('park', [k.buyers, k.claimed, k.released], [userId, orderId, mark]);
+    return held === 1;
+  }
+
+  /** The user's buyer entry with its claim and release markers ("" when absent), one round trip. */
+  async result(
+    k: ActivityKeys,
+    userId: string,
+  ): Promise<{ entry: string; claimed: string; released: string }> {
+    const [entry, claimed, released] = await this.run<[string, string, string]>(
+      'result',
+      [k.buyers, k.claimed, k.released],
+      [userId],
+    );
+    return { entry, claimed, released };
   }
 }
