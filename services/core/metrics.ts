@@ -20,7 +20,7 @@ export interface PurchaseMetrics {
 }
 
 /** Outcomes every sale answers in bulk: their latency series exist from the start (see orderMetrics). */
-const BULK_OUTCOMES = ['accepted', 'sold_out'];
+const BULK_OUTCOMES = ['accepted', 'sold_out', 'already_purchased'];
 
 export function purchaseMetrics(registry: Registry): PurchaseMetrics {
   const m: PurchaseMetrics = {
