@@ -82,6 +82,7 @@ export class Cluster {
   readonly core: k8s.CoreV1Api;
   readonly apps: k8s.AppsV1Api;
   readonly hpa: k8s.AutoscalingV2Api;
+  readonly coordination: k8s.CoordinationV1Api;
 
   constructor(
     env: EnvTest,
@@ -92,6 +93,7 @@ export class Cluster {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.apps = kc.makeApiClient(k8s.AppsV1Api);
     this.hpa = kc.makeApiClient(k8s.AutoscalingV2Api);
+    this.coordination = kc.makeApiClient(k8s.CoordinationV1Api);
   }
 
   async namespace(): Promise<void> {
