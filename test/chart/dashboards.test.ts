@@ -37,6 +37,8 @@ interface Target {
   refId?: string;
   expr?: string;
   datasource?: unknown;
+  instant?: boolean;
+  range?: boolean;
 }
 interface Panel {
   id?: unknown;
@@ -146,6 +148,17 @@ describe.each(dashboards)('%s', (file, d) => {
         expect(t.expr).toMatch(/stampede_/);
       }
     }
+  });
+
+  it('asks a figure over the whole time range ($__range) once, as an instant query', () => {
+    for (const p of d.panels)
+      for (const t of p.targets ?? [])
+        if (t.expr?.includes('$__range'))
+          expect({ panel: p.title, instant: t.instant, range: t.range }).toEqual({
+            panel: p.title,
+            instant: true,
+            range: false,
+          });
   });
 
   it('lays no panel over another', () => {

@@ -1,0 +1,276 @@
+// The dashboards read by a real Prometheus (Debian's 2.42): `npm start`'s processes and the operator (on a
+// real kube-apiserver, reconciling a SeckillActivity) are scraped every second while `npx stampede sale`
+// runs; then every `expr` of every panel of every dashboard, with the dashboards' variables filled in as
+// Grafana fills them, goes through Prometheus' HTTP API and must answer a non-empty, finite result.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { EnvTest } from '../../operator/kube/envtest.js';
+import { expand, labelValuesQuery, loadDashboards, panelQueries, selected } from '../chart/grafana.js';
+import { freePort, waitFor } from '../helpers/env.js';
+import { Cluster, saleSpec } from '../helpers/operator.js';
+import { startPlatform, type Platform } from '../helpers/platform.js';
+
+const run = promisify(execFile);
+const ROOT = new URL('../../', import.meta.url).pathname;
+const BIN = join(ROOT, 'bin/stampede.js');
+const OPERATOR = join(ROOT, 'dist/operator/main.js');
+const PROMETHEUS = '/usr/bin/prometheus';
+const SCRAPE_SECONDS = 1;
+
+type Sample = [number, string];
+interface Series {
+  metric: Record<string, string>;
+  values?: Sample[];
+  value?: Sample;
+}
+
+class Prometheus {
+  private constructor(
+    readonly url: string,
+    private readonly child: ChildProcess,
+    private readonly exited: Promise<unknown>,
+  ) {}
+
+  /** A server of its own in a temp dir, scraping each `job → port` on loopback every SCRAPE_SECONDS. */
+  static async start(targets: Record<string, number>): Promise<Prometheus> {
+    const dir = mkdtempSync(join(tmpdir(), 'prometheus-'));
+    const jobs = Object.entries(targets).map(
+      // honor_labels as the chart's ServiceMonitor: each process keeps its own `service` label.
+      ([job, port]) =>
+        `  - job_name: ${job}\n    honor_labels: true\n    static_configs: [{targets: ['127.0.0.1:${port}']}]`,
+    );
+    const config = `global: {scrape_interval: ${SCRAPE_SECONDS}s, scrape_timeout: ${SCRAPE_SECONDS}s, evaluation_interval: ${SCRAPE_SECONDS}s}\nscrape_configs:\n${jobs.join('\n')}\n`;
+    writeFileSync(join(dir, 'prometheus.yml'), config);
+    const port = await freePort();
+    let log = '';
+    const child = spawn(
+      PROMETHEUS,
+      [
+        `--config.file=${join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--log.level=warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    child.stderr?.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
+    const exited = new Promise((r) => child.once('exit', r));
+    const p = new Prometheus(`http://127.0.0.1:${port}`, child, exited);
+    await waitFor(
+      async () => child.exitCode === null && (await fetch(`${p.url}/-/ready`)).ok,
+      `Prometheus ready (${log})`,
+      30_000,
+    );
+    return p;
+  }
+
+  private async api<T>(path: string, params: Record<string, string | string[]>): Promise<T> {
+    const query = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) for (const x of [v].flat()) query.append(k, x);
+    const res = await fetch(`${this.url}/api/v1/${path}?${query}`);
+    const json = (await res.json()) as { status: string; data: T; error?: string };
+    if (json.status !== 'success') throw new Error(`${path} ${JSON.stringify(params)}: ${json.error}`);
+    return json.data;
+  }
+
+  async instant(query: string, time: number): Promise<Series[]> {
+    const data = await this.api<{ resultType: string; result: Series[] | Sample }>('query', {
+      query,
+      time: String(time),
+    });
+    // A scalar answer (e.g. `vector(0)` folded) is one unlabelled sample.
+    return data.resultType === 'scalar'
+      ? [{ metric: {}, value: data.result as Sample }]
+      : (data.result as Series[]);
+  }
+
+  range(query: string, start: number, end: number, step: number): Promise<Series[]> {
+    return this.api<{ result: Series[] }>('query_range', {
+      query,
+      start: String(start),
+      end: String(end),
+      step: `${step}s`,
+    }).then((d) => d.result);
+  }
+
+  labelValues(label: string, match: string, start: number, end: number): Promise<string[]> {
+    return this.api<string[]>(`label/${label}/values`, {
+      'match[]': match,
+      start: String(start),
+      end: String(end),
+    });
+  }
+
+  /** The value of a query that answers one series, or undefined. */
+  async value(query: string): Promise<number | undefined> {
+    const [first] = await this.instant(query, Date.now() / 1000);
+    return first?.value ? Number(first.value[1]) : undefined;
+  }
+
+  async targetsUp(): Promise<boolean> {
+    const data = await this.api<{ activeTargets: { health: string }[] }>('targets', { state: 'active' });
+    return data.activeTargets.length > 0 && data.activeTargets.every((t) => t.health === 'up');
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null) this.child.kill('SIGTERM');
+    await this.exited;
+  }
+}
+
+let platform: Platform;
+let env: EnvTest;
+let operator: ChildProcess | undefined;
+let prometheus: Prometheus;
+let cluster: Cluster;
+let operatorExited: Promise<unknown> = Promise.resolve();
+
+beforeAll(async () => {
+  platform = await startPlatform();
+  env = await EnvTest.start();
+  await env.apply(join(ROOT, 'k8s/crd/seckillactivities.yaml'));
+  cluster = new Cluster(env, `prom-${Date.now()}`);
+  await cluster.namespace();
+  const operatorPort = await freePort();
+  operator = spawn(process.execPath, [OPERATOR], {
+    env: {
+      ...process.env,
+      KUBECONFIG: env.kubeConfigFile(),
+      PORT: String(operatorPort),
+      LEADER_ELECTION: 'false',
+      WATCH_NAMESPACE: cluster.ns,
+      STAMPEDE_PREFIX: platform.prefix,
+      DATABASE_SCHEMA: platform.schema,
+      OPERATOR_LIVE_REFRESH_MS: '500',
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  operatorExited = new Promise((r) => operator?.once('exit', r));
+  await waitFor(
+    async () => (await fetch(`http://127.0.0.1:${operatorPort}/readyz`)).ok,
+    'operator ready',
+    30_000,
+  );
+  prometheus = await Prometheus.start({ ...platform.ports, operator: operatorPort });
+  await waitFor(() => prometheus.targetsUp(), 'every scrape target up', 30_000);
+}, 180_000);
+
+afterAll(async () => {
+  await prometheus?.stop();
+  if (operator && operator.exitCode === null) operator.kill('SIGTERM');
+  await operatorExited;
+  await env?.stop();
+  await platform?.cleanup();
+}, 60_000);
+
+it('answers every panel query of every dashboard with data after a sale', async () => {
+  const start = Date.now() / 1000 - 2 * SCRAPE_SECONDS;
+  // The operator's sale: it opens at once and stays Live through the test.
+  const operated = `obs-${Date.now().toString(36)}`;
+  await cluster.create(operated, saleSpec({ startInMs: 1_000, lengthMs: 600_000, stock: 5 }));
+  await cluster.waitPhase(operated, 'Live', 30_000);
+
+  const { stdout } = await run(
+    process.execPath,
+    [
+      BIN,
+      'sale',
+      '--json',
+      ...['--stock', '40', '--users', '400', '--requests-per-user', '3', '--concurrency', '8'],
+      ...['--pay-share', '0.5', '--payment-window', '2'],
+      ...['--seckill-url', `http://127.0.0.1:${platform.ports.seckill}`],
+      ...['--api-url', `http://127.0.0.1:${platform.ports.api}`],
+    ],
+    {
+      env: { ...process.env, STAMPEDE_PREFIX: platform.prefix, DATABASE_SCHEMA: platform.schema },
+      maxBuffer: 8 << 20,
+    },
+  );
+  const sale = JSON.parse(stdout) as {
+    activity: string;
+    requests: number;
+    accepted: number;
+    closed: number;
+    orders: { rows: number };
+  };
+  expect(sale.closed).toBeGreaterThan(0);
+
+  // Prometheus has scraped the end of the sale: every answer, every order, the closes and the phase.
+  const seen = async (query: string, atLeast: number) => ((await prometheus.value(query)) ?? -1) >= atLeast;
+  await waitFor(
+    async () =>
+      (await seen(`sum(stampede_purchase_requests_total{activity="${sale.activity}"})`, sale.requests)) &&
+      (await seen('sum(stampede_orders_persisted_total)', sale.orders.rows)) &&
+      (await seen('sum(stampede_orders_closed_total)', sale.closed)) &&
+      (await seen(`count(stampede_reconcile_drift{activity="${sale.activity}"})`, 1)) &&
+      (await seen(`stampede_activity_phase{activity="${operated}",phase="Live"}`, 1)),
+    'Prometheus to ingest the whole sale',
+    60_000,
+  );
+  // The range ends after a scrape of every target that followed the sale's last condition, so its last
+  // step sees everything the conditions saw.
+  const end = Math.ceil(Date.now() / 1000) + SCRAPE_SECONDS;
+  await waitFor(
+    async () => ((await prometheus.value('min(timestamp(up))')) ?? 0) > end,
+    'a scrape of every target after the sale',
+    30_000,
+  );
+
+  const failures: string[] = [];
+  const lastValues = new Map<string, (number | undefined)[]>();
+  let evaluated = 0;
+  for (const [file, dashboard] of loadDashboards()) {
+    const vars: Record<string, string> = {};
+    for (const v of dashboard.templating.list) {
+      if (v.type === 'datasource') continue;
+      const { metric, label } = labelValuesQuery(v);
+      const values = await prometheus.labelValues(label, metric, start, end);
+      if (values.length === 0)
+        failures.push(`${file} variable ${v.name}: label_values(${metric}, ${label}) is empty`);
+      vars[v.name] = selected(v, values);
+    }
+    for (const q of panelQueries(file, dashboard)) {
+      const interval = {
+        stepSeconds: SCRAPE_SECONDS,
+        scrapeSeconds: SCRAPE_SECONDS,
+        rangeSeconds: end - start,
+      };
+      const expr = expand(q.expr, vars, interval);
+      const series = q.instant
+        ? await prometheus.instant(expr, end)
+        : await prometheus.range(expr, start, end, SCRAPE_SECONDS);
+      evaluated += 1;
+      const problem = judge(series);
+      if (problem) failures.push(`${q.where}: ${problem}\n    ${expr}`);
+      lastValues.set(q.where, series.map(last));
+    }
+  }
+  console.log(`prometheus.test: ${evaluated} panel queries evaluated over ${Math.round(end - start)} s`);
+  expect(failures).toEqual([]);
+  // The headline figure is exact: a sale that sells out within one scrape still shows every purchase.
+  expect(lastValues.get('sale.json #2 "Accepted purchases" A')).toEqual([sale.accepted]);
+  expect(evaluated).toBe(loadDashboards().reduce((n, [f, d]) => n + panelQueries(f, d).length, 0));
+}, 240_000);
+
+const last = (s: Series): number | undefined => {
+  const sample = s.value ?? s.values?.at(-1);
+  return sample ? Number(sample[1]) : undefined;
+};
+
+/** Why a panel would show nothing or nonsense: no series, or a series without one finite value. */
+function judge(series: Series[]): string | null {
+  if (series.length === 0) return 'no series';
+  for (const s of series) {
+    const samples = s.values ?? (s.value ? [s.value] : []);
+    if (!samples.some(([, v]) => Number.isFinite(Number(v))))
+      return `series ${JSON.stringify(s.metric)} has no finite value (${samples
+        .map(([, v]) => v)
+        .slice(0, 5)
+        .join(', ')})`;
+  }
+  return null;
+}
