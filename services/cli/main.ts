@@ -9,6 +9,7 @@ import { closeRedis, createRedis } from '../core/redis/client.js';
 import { loadCliConfig, type CliConfig } from './config.js';
 import { parseManifests } from './manifest.js';
 import { runSaleCommand } from './sale/index.js';
+import { runOrdersCommand } from './replay-parked.js';
 import { SALE_USAGE } from './sale/options.js';
 import { parseSampleOptions, SAMPLE_USAGE, sampleManifest } from './sample.js';
 
@@ -17,7 +18,8 @@ const USAGE = `usage: stampede <command>
   apply -f <file.yaml>    register and preheat the SeckillActivity manifests in a file (no Kubernetes);
                           --force changes an activity a SeckillActivity in a cluster owns
   sample --starts-in D    print a SeckillActivity manifest whose window opens D from now (--help)
-  sale [options]          run a flash sale against the running platform and report it (--help)`;
+  sale [options]          run a flash sale against the running platform and report it (--help)
+  orders replay-parked    re-drive parked orders whose unit is still held into rows (--activity A)`;
 
 async function runMigrate(config: CliConfig): Promise<void> {
   if (await ensureDatabase(config.databaseUrl))
@@ -61,6 +63,7 @@ async function runApply(config: CliConfig, args: string[]): Promise<void> {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
+  if (command === 'orders') return runOrdersCommand(args);
   if (command !== 'migrate' && command !== 'apply' && command !== 'sale' && command !== 'sample') {
     console.error(USAGE);
     return 2;
