@@ -3,9 +3,8 @@ import type { Redis } from 'ioredis';
 import type { StoredActivity } from '../core/activity/preheat.js';
 import type { TokenService } from '../core/auth/jwt.js';
 import { AppError, ErrorCode, unavailable } from '../core/errors.js';
-import { withTimeout } from '../core/timeout.js';
-import { activityKeys } from '../core/redis/keys.js';
 import type { ActivityCache } from './activity-cache.js';
+import { resultRoute } from './order-status.js';
 import type { Request } from 'express';
 import { checkActivityName, type HotRequest } from './purchase-route.js';
 
@@ -26,6 +25,8 @@ export interface SeckillRouteDeps {
   purchase: (h: HotRequest) => Promise<void>;
   orderStatus?: OrderStatusSource;
   redisTimeoutMs: number;
+  /** Per-user limit of `…/result` (SECKILL_RATE_PER_USER); default order-status.ts's RESULT_RATE_PER_USER. */
+  resultRatePerUser?: number;
   now?: () => number;
 }
 
@@ -56,23 +57,5 @@ export function mountSeckillRoutes(app: Express, d: SeckillRouteDeps): void {
     res.json({ activity: name, total: a.info.total, remaining: a.remaining, status: saleStatus(a, now()) });
   });
 
-  app.get('/seckill/:activity/result', async (req, res) => {
-    const principal = await d.tokens.verifyHeader(req.headers.authorization);
-    const name = activityParam(req);
-    const found = d.orderStatus ? await d.orderStatus(name, principal.userId) : null;
-    if (found) {
-      res.json(found);
-      return;
-    }
-    if (d.redis.status !== 'ready') throw unavailable('stock store unavailable');
-    const entry = await withTimeout(
-      d.redis.hget(activityKeys(d.prefix, name).buyers, principal.userId),
-      d.redisTimeoutMs,
-      'result read',
-    ).catch((err: unknown) => {
-      throw unavailable('stock store unavailable', err);
-    });
-    if (!entry) throw new AppError(ErrorCode.NOT_PURCHASED);
-    res.json({ orderId: entry.slice(0, entry.indexOf(':')), status: 'queued' satisfies OrderStatus });
-  });
+  app.get('/seckill/:activity/result', resultRoute(d));
 }
