@@ -222,6 +222,7 @@ it('answers every panel query of every dashboard with data after a sale', async 
 
   const failures: string[] = [];
   const lastValues = new Map<string, (number | undefined)[]>();
+  const outcomes = new Map<string, string[]>();
   let evaluated = 0;
   for (const [file, dashboard] of loadDashboards()) {
     const vars: Record<string, string> = {};
@@ -247,12 +248,20 @@ it('answers every panel query of every dashboard with data after a sale', async 
       const problem = judge(series);
       if (problem) failures.push(`${q.where}: ${problem}\n    ${expr}`);
       lastValues.set(q.where, series.map(last));
+      outcomes.set(
+        q.where,
+        series.map((x) => x.metric.outcome ?? ''),
+      );
     }
   }
   console.log(`prometheus.test: ${evaluated} panel queries evaluated over ${Math.round(end - start)} s`);
   expect(failures).toEqual([]);
   // The headline figure is exact: a sale that sells out within one scrape still shows every purchase.
   expect(lastValues.get('sale.json #2 "Accepted purchases" A')).toEqual([sale.accepted]);
+  // Every sale answers accepted and sold_out in bulk within its first scrape: their latency still shows.
+  expect(outcomes.get('sale.json #4 "p99 latency by outcome" A')).toEqual(
+    expect.arrayContaining(['accepted', 'sold_out']),
+  );
   expect(evaluated).toBe(loadDashboards().reduce((n, [f, d]) => n + panelQueries(f, d).length, 0));
 }, 240_000);
 
