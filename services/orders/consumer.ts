@@ -10,7 +10,7 @@ import { Scripts } from '../core/redis/scripts.js';
 import { withTimeout } from '../core/timeout.js';
 import { processBatch, type Verdict } from './batch.js';
 import { ActivityIds } from './persist.js';
-import { salvage } from './message.js';
+import { parseOrderPlaced, salvage } from './message.js';
 import { attemptOf, nextTier, toParking, toRetry } from './routing.js';
 import { returnOwedUnits } from './stock-return.js';
 
@@ -195,23 +195,28 @@ export class OrderConsumer {
     this.d.metrics.retries.inc({ tier: String(tier) });
   }
 
+  /**
+   * An accepted order keeps its unit while parked: it is marked `parked` (the reconciler leaves it alone,
+   * `GET …/result` says so) until a person fixes the cause and re-drives it with `stampede orders
+   * replay-parked`. Only a malformed message, which can never become a row, gives its unit back.
+   */
   private async park(ch: ConfirmChannel, msg: ConsumeMessage, reason: string): Promise<void> {
+    const order = parseOrderPlaced(msg.content);
+    const scripts = new Scripts(this.d.redis);
+    if (order) {
+      const k = activityKeys(this.d.prefix, order.activity);
+      await scripts.park(k, order.userId, order.orderId, 'parked');
+    }
     await toParking(ch, this.d.topology, msg, reason);
     this.d.metrics.parked.inc();
     this.d.log.error(
       { messageId: msg.properties.messageId, reason, attempt: attemptOf(msg) },
       'message parked',
     );
-    const who = salvage(msg.content);
+    const who = order ? null : salvage(msg.content);
     if (who) {
       const k = activityKeys(this.d.prefix, who.activity);
-      await new Scripts(this.d.redis).release(
-        k,
-        who.userId,
-        who.orderId,
-        stockEventsChannel(this.d.prefix),
-        who.activity,
-      );
+      await scripts.release(k, who.userId, who.orderId, stockEventsChannel(this.d.prefix), who.activity);
     }
   }
 

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import amqp from 'amqplib';
 import { Client as PgClient } from 'pg';
 import type { Redis } from 'ioredis';
+import { QueryTypes } from 'sequelize';
 import { v7 as uuidv7 } from 'uuid';
 import { preheat } from '../../services/core/activity/preheat.js';
 import { orderTopology } from '../../services/core/messaging/topology.js';
@@ -146,8 +147,10 @@ it('parks a malformed message at once and an always-failing one after exactly 3 
     expect(String(ghostParked.properties.headers?.['x-park-reason'])).toMatch(
       /retries exhausted: activity .* is not registered/,
     );
-    // Its unit came back.
-    expect(await redis.get(activityKeys(prefix, ghost.name).stock)).toBe('5');
+    // An accepted order keeps its unit while parked (a person re-drives it), marked parked in Redis.
+    const gk = activityKeys(prefix, ghost.name);
+    expect(await redis.get(gk.stock)).toBe('4');
+    expect(await redis.hget(gk.claimed, ghostOrder)).toBe('parked');
     await expectInvariants(pg.db, redis, prefix, good, flowing.accepted);
     const metrics = await (
       await fetch(`http://127.0.0.1:${(worker.server.address() as { port: number }).port}/metrics`)
@@ -356,12 +359,13 @@ it('treats a Postgres lock timeout as an outage: a row lock held longer than eve
       Array.from({ length: 5 }, (_, i) => `locked-${i}`),
     );
     expect(accepted.size).toBe(5);
+    // Observed from outside the holder's transaction (a transaction sees one snapshot of the activity).
     await waitFor(async () => {
-      const r = await holder.query(
-        `SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock'`,
-        [role],
+      const [r] = await pg.db.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1 AND wait_event_type = 'Lock'`,
+        { bind: [role], type: QueryTypes.SELECT },
       );
-      return r.rowCount;
+      return r?.n;
     }, 'the worker to wait on the lock');
     // Longer than every tier (100 + 200 + 300 ms) several times over, per message: before the fix each
     // message went through the three tiers to the parking lot within about two seconds.
