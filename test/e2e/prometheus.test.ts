@@ -167,13 +167,37 @@ afterAll(async () => {
   await platform?.cleanup();
 }, 60_000);
 
+interface SaleSummary {
+  activity: string;
+  requests: number;
+  accepted: number;
+  closed: number;
+  orders: { rows: number };
+}
+
 it('answers every panel query of every dashboard with data after a sale', async () => {
   const start = Date.now() / 1000 - 2 * SCRAPE_SECONDS;
   // The operator's sale: it opens at once and stays Live through the test.
   const operated = `obs-${Date.now().toString(36)}`;
   await cluster.create(operated, saleSpec({ startInMs: 1_000, lengthMs: 600_000, stock: 5 }));
   await cluster.waitPhase(operated, 'Live', 30_000);
+  const sale = await runSale();
+  expect(sale.closed).toBeGreaterThan(0);
+  const end = await ingested(sale, operated);
 
+  const { failures, results } = await evaluateDashboards(start, end);
+  console.log(`prometheus.test: ${results.size} panel queries evaluated over ${Math.round(end - start)} s`);
+  expect(failures).toEqual([]);
+  expect(results.size).toBe(loadDashboards().reduce((n, [f, d]) => n + panelQueries(f, d).length, 0));
+  // The headline figure is exact: a sale that sells out within one scrape still shows every purchase.
+  expect(results.get('sale.json #2 "Accepted purchases" A')?.map(last)).toEqual([sale.accepted]);
+  // Every sale answers accepted and sold_out in bulk within its first scrape: their latency still shows.
+  const byOutcome = results.get('sale.json #4 "p99 latency by outcome" A') ?? [];
+  expect(byOutcome.map((x) => x.metric.outcome)).toEqual(expect.arrayContaining(['accepted', 'sold_out']));
+}, 240_000);
+
+/** `npx stampede sale --json` against the platform: 1200 requests for 40 units, half the orders time out. */
+async function runSale(): Promise<SaleSummary> {
   const { stdout } = await run(
     process.execPath,
     [
@@ -190,16 +214,15 @@ it('answers every panel query of every dashboard with data after a sale', async 
       maxBuffer: 8 << 20,
     },
   );
-  const sale = JSON.parse(stdout) as {
-    activity: string;
-    requests: number;
-    accepted: number;
-    closed: number;
-    orders: { rows: number };
-  };
-  expect(sale.closed).toBeGreaterThan(0);
+  return JSON.parse(stdout) as SaleSummary;
+}
 
-  // Prometheus has scraped the end of the sale: every answer, every order, the closes and the phase.
+/**
+ * Waits until Prometheus holds the whole sale (every answer, every order, the closes, the drift and the
+ * operator's phase), then answers an end of range that a later scrape of every target has passed, so the
+ * range's last step sees everything the conditions saw.
+ */
+async function ingested(sale: SaleSummary, operated: string): Promise<number> {
   const seen = async (query: string, atLeast: number) => ((await prometheus.value(query)) ?? -1) >= atLeast;
   await waitFor(
     async () =>
@@ -211,19 +234,20 @@ it('answers every panel query of every dashboard with data after a sale', async 
     'Prometheus to ingest the whole sale',
     60_000,
   );
-  // The range ends after a scrape of every target that followed the sale's last condition, so its last
-  // step sees everything the conditions saw.
   const end = Math.ceil(Date.now() / 1000) + SCRAPE_SECONDS;
   await waitFor(
     async () => ((await prometheus.value('min(timestamp(up))')) ?? 0) > end,
     'a scrape of every target after the sale',
     30_000,
   );
+  return end;
+}
 
+/** Every panel query of every dashboard over [start, end], as Grafana would send it; what each answered. */
+async function evaluateDashboards(start: number, end: number) {
   const failures: string[] = [];
-  const lastValues = new Map<string, (number | undefined)[]>();
-  const outcomes = new Map<string, string[]>();
-  let evaluated = 0;
+  const results = new Map<string, Series[]>();
+  const interval = { stepSeconds: SCRAPE_SECONDS, scrapeSeconds: SCRAPE_SECONDS, rangeSeconds: end - start };
   for (const [file, dashboard] of loadDashboards()) {
     const vars: Record<string, string> = {};
     for (const v of dashboard.templating.list) {
@@ -235,35 +259,17 @@ it('answers every panel query of every dashboard with data after a sale', async 
       vars[v.name] = selected(v, values);
     }
     for (const q of panelQueries(file, dashboard)) {
-      const interval = {
-        stepSeconds: SCRAPE_SECONDS,
-        scrapeSeconds: SCRAPE_SECONDS,
-        rangeSeconds: end - start,
-      };
       const expr = expand(q.expr, vars, interval);
       const series = q.instant
         ? await prometheus.instant(expr, end)
         : await prometheus.range(expr, start, end, SCRAPE_SECONDS);
-      evaluated += 1;
+      results.set(q.where, series);
       const problem = judge(series);
       if (problem) failures.push(`${q.where}: ${problem}\n    ${expr}`);
-      lastValues.set(q.where, series.map(last));
-      outcomes.set(
-        q.where,
-        series.map((x) => x.metric.outcome ?? ''),
-      );
     }
   }
-  console.log(`prometheus.test: ${evaluated} panel queries evaluated over ${Math.round(end - start)} s`);
-  expect(failures).toEqual([]);
-  // The headline figure is exact: a sale that sells out within one scrape still shows every purchase.
-  expect(lastValues.get('sale.json #2 "Accepted purchases" A')).toEqual([sale.accepted]);
-  // Every sale answers accepted and sold_out in bulk within its first scrape: their latency still shows.
-  expect(outcomes.get('sale.json #4 "p99 latency by outcome" A')).toEqual(
-    expect.arrayContaining(['accepted', 'sold_out']),
-  );
-  expect(evaluated).toBe(loadDashboards().reduce((n, [f, d]) => n + panelQueries(f, d).length, 0));
-}, 240_000);
+  return { failures, results };
+}
 
 const last = (s: Series): number | undefined => {
   const sample = s.value ?? s.values?.at(-1);
