@@ -29,7 +29,10 @@ import { ensureWrk, wrk, writeTokens, type WrkResult } from './wrk.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
-const ONLY = process.env.BENCH_ONLY ?? '';
+/** BENCH_ONLY: a comma list of worker, hello, sale, soldout, ok (empty: everything). */
+const ONLY = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
+const wanted = (part: string) =>
+  ONLY.length === 0 || ONLY.includes(part) || (ONLY.includes('http') && part !== 'worker');
 
 async function hello(mode: string, path: string, tokensFile: string): Promise<WrkResult> {
   const s = await serve(mode);
@@ -45,15 +48,17 @@ async function purchases(c: BenchContext): Promise<Record<string, Checked>> {
   await createActivity(c, WARM_ACTIVITY, 100_000_000);
   const crowd = await signTokens(c.tokens, 20_000, 's');
   const out: Record<string, Checked> = {};
-  out.sale = await purchaseScenario(c, { activity: 'bench-sale', stock: 1000, shoppers: crowd });
-  out.soldout = await purchaseScenario(c, {
-    activity: 'bench-soldout',
-    stock: 0,
-    shoppers: crowd.slice(0, 2000),
-  });
-  // Every request a new buyer: more tokens than the bare hello could answer in the same time.
-  const buyers = await signTokens(c.tokens, 30_000 * DURATION, 'b');
-  out.ok = await purchaseScenario(c, { activity: 'bench-ok', stock: 100_000_000, shoppers: buyers });
+  if (wanted('sale'))
+    out.sale = await purchaseScenario(c, { activity: 'bench-sale', stock: 1000, shoppers: crowd });
+  if (wanted('soldout')) {
+    const shoppers = crowd.slice(0, 2000);
+    out.soldout = await purchaseScenario(c, { activity: 'bench-soldout', stock: 0, shoppers });
+  }
+  if (wanted('ok')) {
+    // Every request a new buyer: more tokens than the bare hello could answer in the same time.
+    const buyers = await signTokens(c.tokens, 30_000 * DURATION, 'b');
+    out.ok = await purchaseScenario(c, { activity: 'bench-ok', stock: 100_000_000, shoppers: buyers });
+  }
   return out;
 }
 
@@ -108,12 +113,14 @@ async function main(): Promise<void> {
   let p: Record<string, Checked> = {};
   let w: WorkerFigures | undefined;
   try {
-    if (ONLY === '' || ONLY === 'worker')
+    if (wanted('worker'))
       w = await benchWorker(redis, `${config.prefix}-w`, Number(process.env.BENCH_WORKER_ROWS ?? 20_000));
-    if (ONLY === '' || ONLY === 'http') {
+    if (wanted('hello')) {
       const helloTokens = writeTokens(join(dir, 'hello.tokens'), await signTokens(tokens, 2000, 'h'));
       hellos.bare = await hello('bare', '/', helloTokens);
       hellos.express = await hello('express', '/hello', helloTokens);
+    }
+    if (wanted('sale') || wanted('soldout') || wanted('ok')) {
       const platform = await startPlatform({ STAMPEDE_PREFIX: config.prefix, DATABASE_SCHEMA: schema });
       try {
         const seckillUrl = `http://127.0.0.1:${platform.ports.seckill}`;

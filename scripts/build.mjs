@@ -1,7 +1,7 @@
 // Compiles TypeScript to dist/ and copies the assets tsc does not (Lua scripts, JSON, YAML under services/
 // and operator/), keeping their relative paths so `new URL('./lua/x.lua', import.meta.url)` resolves.
 import { execFileSync } from 'node:child_process';
-import { cpSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -26,3 +26,6 @@ for (const top of ['services', 'operator']) {
     if (err.code !== 'ENOENT') throw err;
   }
 }
+
+// `npm start` compares this stamp with the sources' times and rebuilds a stale dist/.
+writeFileSync(join(root, 'dist', '.build-stamp'), `${new Date().toISOString()}\n`);

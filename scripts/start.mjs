@@ -2,8 +2,10 @@
 // any that does not and how to start it), builds if needed, migrates, then runs every service as its own
 // supervised process: one that dies is logged and restarted with back-off; Ctrl-C stops them all cleanly.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { connect } from 'node:net';
+import { availableParallelism } from 'node:os';
 
 const root = new URL('..', import.meta.url).pathname;
 // On one machine every shopper comes from 127.0.0.1: a per-IP limit would only throttle the demo.
@@ -102,9 +104,40 @@ function stopAll(signal) {
   }, 100);
 }
 
+/** Newest modification time of the files a build reads (sources, Lua, configs), in ms. */
+function newestSource(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
+    else if (/\.(ts|lua|json|ya?ml|sql)$/.test(entry.name) && !entry.name.endsWith('.test.ts'))
+      newest = Math.max(newest, statSync(path).mtimeMs);
+  }
+  return newest;
+}
+
+/** Why dist/ must be (re)built, or null when it is current: a stale build must never run silently. */
+function staleBuild() {
+  const stamp = `${root}dist/.build-stamp`;
+  if (!existsSync(stamp)) return 'no build yet';
+  if (env.STAMPEDE_BUILD === '1') return 'STAMPEDE_BUILD=1';
+  const built = statSync(stamp).mtimeMs;
+  const inputs = ['services', 'operator', 'bench'].filter((d) => existsSync(`${root}${d}`));
+  const newest = Math.max(
+    ...inputs.map((d) => newestSource(`${root}${d}`)),
+    ...['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'].map(
+      (f) => statSync(`${root}${f}`).mtimeMs,
+    ),
+  );
+  return newest > built ? 'sources changed since the last build' : null;
+}
+
 await checkDependencies();
-if (!existsSync(`${root}dist/services/seckill/main.js`) || env.STAMPEDE_BUILD === '1')
+const why = staleBuild();
+if (why) {
+  console.log(`stampede: building (${why})`);
   runOnce(['scripts/build.mjs'], 'build');
+}
 if (existsSync(`${root}dist/services/cli/main.js`))
   runOnce(['dist/services/cli/main.js', 'migrate'], 'migrate');
 const present = SERVICES.filter((s) => existsSync(`${root}${s.main}`));
@@ -112,6 +145,9 @@ for (const svc of present) supervise(svc);
 process.on('SIGINT', () => stopAll('SIGINT'));
 process.on('SIGTERM', () => stopAll('SIGTERM'));
 console.log('stampede: running');
-for (const s of present)
-  console.log(`  ${s.name.padEnd(8)} http://127.0.0.1:${s.port}  (health /healthz, metrics /metrics)`);
+const seckillWorkers = env.SECKILL_WORKERS ?? String(availableParallelism());
+for (const s of present) {
+  const note = s.name === 'seckill' ? `, ${seckillWorkers} worker processes` : '';
+  console.log(`  ${s.name.padEnd(8)} http://127.0.0.1:${s.port}  (health /healthz, metrics /metrics${note})`);
+}
 console.log('  Ctrl-C stops everything');

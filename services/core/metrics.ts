@@ -41,6 +41,8 @@ export function purchaseMetrics(registry: Registry): PurchaseMetrics {
       name: 'stampede_stock_remaining',
       help: 'Stock left in Redis as last seen by this process.',
       labelNames: ['activity'],
+      // Across cluster workers the lowest is the latest a purchase saw (a sale's stock only falls).
+      aggregator: 'min',
       registers: [registry],
     }),
   };

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { EnvReader, readCommon, type CommonConfig, type Env } from '../core/config.js';
 
 export interface SeckillConfig extends CommonConfig {
@@ -7,6 +8,8 @@ export interface SeckillConfig extends CommonConfig {
   ratePerUser: number;
   redisTimeoutMs: number;
   publishTimeoutMs: number;
+  /** node:cluster workers sharing the port (DESIGN §8); 1 = this process serves alone (the chart). */
+  workers: number;
 }
 
 export function loadSeckillConfig(env: Env = process.env): SeckillConfig {
@@ -19,6 +22,7 @@ export function loadSeckillConfig(env: Env = process.env): SeckillConfig {
     ratePerUser: r.int('SECKILL_RATE_PER_USER', 10),
     redisTimeoutMs: r.int('SECKILL_REDIS_TIMEOUT_MS', 1000, 50, 60000),
     publishTimeoutMs: r.int('SECKILL_PUBLISH_TIMEOUT_MS', 2000, 50, 60000),
+    workers: r.int('SECKILL_WORKERS', availableParallelism(), 1, 64),
   };
   r.done();
   return config;

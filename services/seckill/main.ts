@@ -1,4 +1,5 @@
 import { ConfigError } from '../core/config.js';
+import { isClusterWorker, runPrimary } from '../core/http/cluster.js';
 import { gracefulShutdown, listen, onSignals } from '../core/http/server.js';
 import { createLogger } from '../core/log.js';
 import { loadSeckillConfig } from './config.js';
@@ -7,6 +8,10 @@ import { buildSeckill } from './service.js';
 async function main(): Promise<void> {
   const config = loadSeckillConfig();
   const log = createLogger('seckill', config.logLevel);
+  if (config.workers > 1 && !isClusterWorker()) {
+    runPrimary({ workers: config.workers, log, stopTimeoutMs: 30_000 });
+    return;
+  }
   const seckill = buildSeckill(config, log);
   await seckill.start();
   const server = await listen(seckill.app, config.port);

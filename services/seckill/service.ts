@@ -18,6 +18,7 @@ import { RateLimiter } from '../core/rate-limit.js';
 import { postgresOrderStatus } from './order-status.js';
 import { mountSeckillRoutes } from './routes.js';
 import { frontListener } from './front.js';
+import { clusterMetricsOf } from '../core/http/cluster.js';
 import { purchaseHandler } from './purchase-route.js';
 import { createSequelize } from '../core/db/connect.js';
 
@@ -38,7 +39,7 @@ export interface Seckill {
 export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
   const registry = createRegistry('seckill');
   const metrics = purchaseMetrics(registry);
-  const redis = createRedis({ url: config.redisUrl, log, name: 'seckill' });
+  const redis = createRedis({ url: config.redisUrl, log, name: 'seckill', autoPipelining: true });
   const sub = createRedis({ url: config.redisUrl, log, name: 'seckill-events' });
   const topology = orderTopology(config.prefix, config.retryTiersMs);
   const amqp = new AmqpConnection({
@@ -70,7 +71,8 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
   const readiness = new Readiness()
     .add('redis', () => redis.status === 'ready')
     .add('amqp', () => publisher.ready);
-  const http = { log, registry, readiness, trustProxyHops: config.trustProxyHops };
+  const metricsText = clusterMetricsOf(registry);
+  const http = { log, registry, readiness, trustProxyHops: config.trustProxyHops, metrics: metricsText };
   const tokens = new TokenService(config.jwtSecret);
   const purchase = purchaseHandler({
     tokens,

@@ -42,6 +42,8 @@ export interface HttpAppOptions {
   registry: Registry;
   readiness: Readiness;
   trustProxyHops: number;
+  /** What `/metrics` answers; default this process' registry (a cluster worker asks for all workers'). */
+  metrics?: () => Promise<string>;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -101,7 +103,7 @@ export function finish(app: Express, o: HttpAppOptions): Express {
   });
   app.get('/metrics', async (_req, res, next) => {
     try {
-      res.type(o.registry.contentType).send(await o.registry.metrics());
+      res.type(o.registry.contentType).send(await (o.metrics ?? (() => o.registry.metrics()))());
     } catch (err) {
       next(err);
     }
