@@ -37,8 +37,10 @@ it('runs a sale, reports it as JSON with zero oversold, duplicate and lost, and 
     '32',
     '--pay-share',
     '0.5',
+    // The CLI pays each chosen order as soon as its row exists; 10 s is room for a busy machine's pay call,
+    // and the unpaid half still closes within the test.
     '--payment-window',
-    '2',
+    '10',
     '--seckill-url',
     `http://127.0.0.1:${p.ports.seckill}`,
     '--api-url',

@@ -41,22 +41,32 @@ export async function settleSale(
 ): Promise<Settled> {
   const accepted = run.samples.filter((s) => s.outcome === 'accepted');
   const ids = new Set(accepted.map((s) => s.orderId as string));
-  const t0 = performance.now();
-  const drained = await until(async () => (await rowsOf(d.db, activity)).length >= ids.size, 120_000);
-  const drainSeconds = drained ? (performance.now() - t0) / 1000 : null;
-
-  const toPay = accepted.slice(0, Math.floor(accepted.length * o.payShare));
-  const answers = await Promise.all(
-    toPay.map((s) =>
-      fetch(`${d.apiUrl}/api/orders/${s.orderId}/pay`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${tokens[s.user]}` },
-      }).then(
-        (r) => r.status,
-        () => 0,
-      ),
-    ),
+  // Each chosen order is paid as soon as its row exists: its payment window runs from the insert, so a
+  // slow pipeline must not eat it (paying only after the whole drain raced the window on a busy machine).
+  const toPay = new Map(
+    accepted.slice(0, Math.floor(accepted.length * o.payShare)).map((s) => [s.orderId, s]),
   );
+  const pay = (s: (typeof accepted)[number]) =>
+    fetch(`${d.apiUrl}/api/orders/${s.orderId}/pay`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens[s.user]}` },
+    }).then(
+      (r) => r.status,
+      () => 0,
+    );
+  const paying: Promise<number>[] = [];
+  const t0 = performance.now();
+  const drained = await until(async () => {
+    const rows = await rowsOf(d.db, activity);
+    for (const r of rows) {
+      const s = toPay.get(r.id);
+      if (s) paying.push(pay(s));
+      toPay.delete(r.id);
+    }
+    return rows.length >= ids.size;
+  }, 120_000);
+  const drainSeconds = drained ? (performance.now() - t0) / 1000 : null;
+  const answers = await Promise.all(paying);
   await until(
     async () => (await rowsOf(d.db, activity)).every((r) => r.status !== 'pending_payment'),
     (o.paymentWindowSeconds + 30) * 1000,
