@@ -86,6 +86,7 @@ const SCRIPTS = {
   release: 3,
   park: 3,
   result: 3,
+  lease: 1,
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
 type Arg = string | number;
@@ -181,5 +182,10 @@ export class Scripts {
       [userId],
     );
     return { entry, claimed, released };
+  }
+
+  /** Takes or renews a lease for `ttlMs`; false while another holder has it (lua/lease.lua). */
+  async lease(key: string, holder: string, ttlMs: number): Promise<boolean> {
+    return (await this.run<number>('lease', [key], [holder, ttlMs])) === 1;
   }
 }
