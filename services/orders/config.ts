@@ -12,8 +12,10 @@ export interface OrdersConfig extends CommonConfig {
   sweepIntervalMs: number;
   /** How often Redis buyers are compared with Postgres orders. */
   reconcileIntervalMs: number;
-  /** Age after which a buyer entry without an order row is re-published. */
+  /** Age after which a buyer entry without an order row is re-published (at most once per this period). */
   reconcileGraceMs: number;
+  /** Most buyer entries one reconciler run looks at (HSCAN pages across activities). */
+  reconcileBatch: number;
   /** Test-only fault injection: `kill-after-commit` SIGKILLs the process between commit and ack. */
   failpoint: string;
 }
@@ -29,6 +31,7 @@ export function loadOrdersConfig(env: Env = process.env): OrdersConfig {
     sweepIntervalMs: r.int('ORDERS_SWEEP_INTERVAL_MS', 1000, 50, 60_000),
     reconcileIntervalMs: r.int('ORDERS_RECONCILE_INTERVAL_MS', 5000, 100, 3_600_000),
     reconcileGraceMs: r.int('ORDERS_RECONCILE_GRACE_MS', 30_000, 100, 3_600_000),
+    reconcileBatch: r.int('ORDERS_RECONCILE_BATCH', 1000, 10, 100_000),
     failpoint: r.str('ORDERS_FAILPOINT', '', /^(|kill-after-commit)$/, 'empty or kill-after-commit'),
   };
   r.done();

@@ -13,7 +13,7 @@ import { closeRedis, createRedis } from '../core/redis/client.js';
 import type { OrdersConfig } from './config.js';
 import { OrderConsumer } from './consumer.js';
 import { every } from './loop.js';
-import { reconcile } from './reconciler.js';
+import { Reconciler } from './reconciler.js';
 import { closeExpired, returnOwedUnits } from './stock-return.js';
 
 export interface Orders {
@@ -35,6 +35,14 @@ async function verifyTopology(ch: import('amqplib').ConfirmChannel, t: OrderTopo
   for (const q of [...t.retryQueues, t.parkedQueue, t.placedQueue]) await ch.checkQueue(q);
 }
 
+/** Ready messages in the work and retry queues; null without a channel (the broker cannot say). */
+export async function queueBacklog(amqp: AmqpConnection, t: OrderTopology): Promise<number | null> {
+  const ch = amqp.channel;
+  if (!ch) return null;
+  const counts = await Promise.all([t.placedQueue, ...t.retryQueues].map((q) => ch.checkQueue(q)));
+  return counts.reduce((s, q) => s + q.messageCount, 0);
+}
+
 export function buildOrders(config: OrdersConfig, log: Logger): Orders {
   const registry = createRegistry('orders');
   const metrics = orderMetrics(registry);
@@ -53,6 +61,18 @@ export function buildOrders(config: OrdersConfig, log: Logger): Orders {
   const http = { log, registry, readiness, trustProxyHops: config.trustProxyHops };
   const app = finish(createHttpApp(http), http);
   const loops: { stop(): Promise<void> }[] = [];
+  const reconciler = new Reconciler({
+    db,
+    redis,
+    prefix: config.prefix,
+    publisher,
+    metrics,
+    log,
+    graceMs: config.reconcileGraceMs,
+    batch: config.reconcileBatch,
+    intervalMs: config.reconcileIntervalMs,
+    backlog: () => queueBacklog(amqp, topology),
+  });
   return {
     app,
     readiness,
@@ -68,17 +88,7 @@ export function buildOrders(config: OrdersConfig, log: Logger): Orders {
           if (closed) metrics.closed.inc({ reason: 'payment_timeout' }, closed);
           await returnOwedUnits(db, redis, config.prefix);
         }),
-        every(config.reconcileIntervalMs, 'reconcile', log, () =>
-          reconcile({
-            db,
-            redis,
-            prefix: config.prefix,
-            publisher,
-            metrics,
-            log,
-            graceMs: config.reconcileGraceMs,
-          }),
-        ),
+        every(config.reconcileIntervalMs, 'reconcile', log, () => reconciler.run()),
       );
     },
     closers: [
