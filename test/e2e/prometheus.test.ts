@@ -3,7 +3,7 @@
 // runs; then every `expr` of every panel of every dashboard, with the dashboards' variables filled in as
 // Grafana fills them, goes through Prometheus' HTTP API and must answer a non-empty, finite result.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -32,6 +32,7 @@ class Prometheus {
     readonly url: string,
     private readonly child: ChildProcess,
     private readonly exited: Promise<unknown>,
+    private readonly dir: string,
   ) {}
 
   /** A server of its own in a temp dir, scraping each `job → port` on loopback every SCRAPE_SECONDS. */
@@ -58,7 +59,7 @@ class Prometheus {
     );
     child.stderr?.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-4000)));
     const exited = new Promise((r) => child.once('exit', r));
-    const p = new Prometheus(`http://127.0.0.1:${port}`, child, exited);
+    const p = new Prometheus(`http://127.0.0.1:${port}`, child, exited, dir);
     await waitFor(
       async () => child.exitCode === null && (await fetch(`${p.url}/-/ready`)).ok,
       `Prometheus ready (${log})`,
@@ -118,6 +119,7 @@ class Prometheus {
   async stop(): Promise<void> {
     if (this.child.exitCode === null) this.child.kill('SIGTERM');
     await this.exited;
+    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
