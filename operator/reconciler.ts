@@ -133,7 +133,8 @@ export class Reconciler {
   private async refuseName(obj: ActivityObject, owner: Owner, now: number): Promise<number> {
     const message = `the activity id ${obj.name} belongs to the SeckillActivity ${owner.namespace}/${obj.name}; this one changes nothing`;
     const prev = obj.status?.conditions ?? [];
-    await this.writeStatus(obj, failedStatus(obj.generation, 'NameConflict', message, now, prev));
+    // The phase metric is keyed by activity id, which is the owner's: leave it alone.
+    await this.writeStatus(obj, failedStatus(obj.generation, 'NameConflict', message, now, prev), false);
     return CONFLICT_RETRY_MS;
   }
 
@@ -159,8 +160,8 @@ export class Reconciler {
     return applyScaling(this.d.kube, namespace, targets, peers, now);
   }
 
-  private async writeStatus(obj: ActivityObject, status: ActivityStatus): Promise<null> {
-    this.d.metrics.setPhase(obj.name, status.phase);
+  private async writeStatus(obj: ActivityObject, status: ActivityStatus, metric = true): Promise<null> {
+    if (metric) this.d.metrics.setPhase(obj.name, status.phase);
     if (sameStatus(obj.status, status)) return null;
     await this.d.kube.replaceStatus(obj, status);
     if (obj.status?.phase !== status.phase) {

@@ -68,6 +68,8 @@ export function buildOperator(config: OperatorConfig, log: Logger, now: () => nu
           name: config.leaseName,
           identity: config.identity,
           leaseDurationSeconds: config.leaseDurationSeconds,
+          renewDeadlineMs: config.renewDeadlineMs,
+          retryPeriodMs: config.retryPeriodMs,
           log,
           now,
         },

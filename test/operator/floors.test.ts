@@ -22,6 +22,7 @@ afterAll(async () => {
 });
 
 const web = [{ name: 'web', minReplicas: 7, maxReplicas: 9 }];
+const api = [{ name: 'api', minReplicas: 6, maxReplicas: 8 }];
 
 it('gives the floor back when a running sale drops the target from its spec', async () => {
   const cluster = await oe.namespace('drop', ['web']);
@@ -54,14 +55,13 @@ it('gives the floor back when a resource whose spec no longer validates is delet
   await op.stop();
 }, 60_000);
 
-it('adopts the chart’s HPA without touching its labels and takes a helm upgrade’s bound as the baseline', async () => {
+it('adopts the chart’s HPA with annotations only: Helm keeps its labels', async () => {
   const cluster = await oe.namespace('helm', ['api']);
   await cluster.chartHpa('api', 2, 5);
   const op = await oe.operator(cluster.ns);
-  const targets = [{ name: 'api', minReplicas: 6, maxReplicas: 8 }];
   await cluster.create(
     'short',
-    saleSpec({ startInMs: 2000, lengthMs: 1500, scalingLead: '1s', cooldown: '1s', targets }),
+    saleSpec({ startInMs: 2000, lengthMs: 1500, scalingLead: '1s', cooldown: '1s', targets: api }),
   );
   await waitFor(async () => (await cluster.floor('api')) === 6, 'floor 6 for the sale');
   const raised = await cluster.hpaObject('api');
@@ -76,14 +76,34 @@ it('adopts the chart’s HPA without touching its labels and takes a helm upgrad
     'the chart’s baseline after the sale',
     20_000,
   );
+  expect((await cluster.hpaObject('api'))?.metadata?.labels).toMatchObject({
+    'app.kubernetes.io/managed-by': 'Helm',
+  });
+  await op.stop();
+}, 60_000);
 
-  // helm upgrade with minReplicas 3 while no sale holds the floor; any later reconcile keeps it.
-  await cluster.patchHpa('api', { minReplicas: 3 });
-  await cluster.create('later', saleSpec({ startInMs: 3_600_000, lengthMs: 60_000, targets }));
-  await cluster.waitPhase('later', 'Scheduled');
+it('takes a bound helm upgrade changed while no sale held the floor as the new baseline', async () => {
+  const cluster = await oe.namespace('upgrade', ['api']);
+  await cluster.chartHpa('api', 2, 5);
+  const op = await oe.operator(cluster.ns);
+  await cluster.create('anchor', saleSpec({ startInMs: 3_600_000, lengthMs: 60_000, targets: api }));
+  await waitFor(
+    async () =>
+      (await cluster.hpaObject('api'))?.metadata?.annotations?.['stampede.dev/baseline-min-replicas'] === '2',
+    'the chart’s HPA adopted',
+  );
+  await cluster.patchHpa('api', { minReplicas: 3 }); // helm upgrade with the chart's minReplicas at 3
+  await cluster.patchSpec('anchor', { stock: 4 }); // any later reconcile
+  await waitFor(async () => (await cluster.get('anchor'))?.status?.observedGeneration === 2, 'reconciled');
   const after = await cluster.hpaObject('api');
   expect(after?.spec?.minReplicas).toBe(3);
   expect(after?.metadata?.annotations).toMatchObject({ 'stampede.dev/baseline-min-replicas': '3' });
-  expect(after?.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'Helm' });
+  // A sale raises the floor on top of the new baseline, and leaves it at the new baseline.
+  await cluster.create(
+    'burst',
+    saleSpec({ startInMs: 2000, lengthMs: 1500, scalingLead: '1s', cooldown: '1s', targets: api }),
+  );
+  await waitFor(async () => (await cluster.floor('api')) === 6, 'floor 6 for the sale');
+  await waitFor(async () => (await cluster.floor('api')) === 3, 'the new baseline after the sale', 20_000);
   await op.stop();
 }, 60_000);

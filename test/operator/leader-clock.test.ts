@@ -21,6 +21,7 @@ const elected = (
   id: string,
   lease: number,
   o: { now?: () => number; server?: string } = {},
+  extra: Record<string, string> = {},
 ) =>
   oe.operator(
     cluster.ns,
@@ -29,6 +30,7 @@ const elected = (
       LEASE_NAMESPACE: cluster.ns,
       LEASE_DURATION_SECONDS: String(lease),
       POD_NAME: id,
+      ...extra,
     },
     o,
   );
@@ -93,14 +95,25 @@ it('rides out renewals that fail for less than the renew deadline', async () => 
   const cluster = await oe.namespace('blip');
   const proxy = await new FaultProxy('127.0.0.1', oe.env.port).start();
   try {
-    // Lease 6 s: renew every 0.8 s, give up after 4 s without a successful renew.
-    const a = await elected(cluster, 'op-a', 6, { server: `https://127.0.0.1:${proxy.port}` });
+    // Lease 10 s, renew every 0.5 s, give up after 7 s without a successful renew.
+    const a = await elected(
+      cluster,
+      'op-a',
+      10,
+      { server: `https://127.0.0.1:${proxy.port}` },
+      {
+        LEASE_RENEW_DEADLINE_MS: '7000',
+        LEASE_RETRY_PERIOD_MS: '500',
+      },
+    );
     await waitFor(() => a.operator.isLeader(), 'op-a leading');
-    await proxy.cut(); // every renew in the next 1.6 s fails at once
-    const until = Date.now() + 1_600;
+    // Every renew in the next 4 s fails at once (longer than a third of the lease, so a renew every
+    // lease/3 fails too), and the next one succeeds well within the deadline.
+    await proxy.cut();
+    const until = Date.now() + 4_000;
     const during = await watchLeaders([a], async () => Date.now() > until, 10_000);
     proxy.heal();
-    const renewedBy = Date.now() + 3_000;
+    const renewedBy = Date.now() + 2_000;
     const after = await watchLeaders([a], async () => Date.now() > renewedBy, 10_000);
     expect([...during, ...after].every(([al]) => al)).toBe(true);
     expect(await holder(cluster)).toBe('op-a');

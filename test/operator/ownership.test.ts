@@ -98,6 +98,9 @@ it('lets the first resource own a name: a namesake elsewhere is refused, changes
   });
   expect(await prod.phase('shared-sale')).toBe('Live');
   expect((await reconciled(prod, 'shared-sale'))?.reason).toBe('Reconciled');
+  expect(await op.operator.registry.metrics()).toMatch(
+    /stampede_activity_phase\{activity="shared-sale",phase="Live"[^}]*\} 1/,
+  );
 
   // Its window is past, so its deletion is not blocked; it must not take the live sale's keys with it.
   await dev.remove('shared-sale');
