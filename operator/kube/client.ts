@@ -196,7 +196,9 @@ export class KubeClient {
       ...(h.spec as k8s.V2HorizontalPodAutoscalerSpec),
       minReplicas: want.minReplicas,
       maxReplicas: want.maxReplicas,
-      behavior: want.behavior,
+      // An adopted HPA keeps the behaviour its owner chose (the chart's `autoscaling.behavior`): how fast a
+      // floor lingers after a sale is theirs to set. Only an HPA without one gets the operator's.
+      behavior: h.spec?.behavior ?? want.behavior,
     };
     await this.hpa.replaceNamespacedHorizontalPodAutoscaler({
       namespace: want.namespace,
