@@ -84,7 +84,10 @@ export function purchaseHandler(d: PurchaseRouteDeps): (h: HotRequest) => Promis
   };
   const run = async (h: HotRequest): Promise<unknown> => {
     const auth = h.req.headers.authorization;
-    const known = d.cache.isSoldOut(h.name) ? d.tokens.cachedHeader(auth) : undefined;
+    // Sold out answers from memory only without an Idempotency-Key: a keyed request may be the retry of an
+    // accepted purchase, whose 202 only the script can repeat.
+    const keyed = h.req.headers['idempotency-key'] !== undefined;
+    const known = !keyed && d.cache.isSoldOut(h.name) ? d.tokens.cachedHeader(auth) : undefined;
     admit(h.ip, known);
     if (known) throw SOLD_OUT;
     const principal = await d.tokens.verifyHeader(auth);

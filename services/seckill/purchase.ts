@@ -75,11 +75,16 @@ export class PurchaseService {
     return { orderId: r.orderId, activity: req.activity, quantity: r.quantity, status: 'queued' };
   }
 
-  /** Answers that need no Redis: the cached view is only used where it cannot wrongly refuse a buyer. */
+  /**
+   * Answers that need no Redis: the cached view is only used where it cannot wrongly refuse a buyer. A
+   * request with an Idempotency-Key may be the retry of an accepted purchase, which must answer 202 again
+   * after the sale sold out, ended or paused: only the script can tell, so it always goes to Redis.
+   */
   private rejectFromMemory(req: PurchaseRequest): void {
-    if (this.d.cache.isSoldOut(req.activity)) throw new AppError(ErrorCode.SOLD_OUT);
     const known = this.d.cache.peek(req.activity);
     if (known === null) throw new AppError(ErrorCode.ACTIVITY_NOT_FOUND);
+    if (req.idempotencyKey !== '') return;
+    if (this.d.cache.isSoldOut(req.activity)) throw new AppError(ErrorCode.SOLD_OUT);
     if (known === undefined) return;
     rejectByInfo(known, req.quantity, this.now());
   }
@@ -117,7 +122,10 @@ export class PurchaseService {
         'publish failed',
       );
       // A replay must not undo the original request's unit: only a fresh purchase is rolled back here.
-      // If the worker already claimed the order (the message did arrive), the purchase stands.
+      // If the worker already claimed the order (the message did arrive), the purchase stands. If a key
+      // replay of it was answered (perhaps 202, on another pod), the unit stays too, but this request saw
+      // no confirm: it answers 503 and the shopper's retry gets the same order (the reconciler publishes
+      // it should no message of it ever arrive).
       const undo = fresh ? await this.restore(req, r.orderId).catch(() => null) : null;
       if (undo === RestoreCode.CLAIMED) return;
       throw err instanceof AppError ? err : unavailable('order queue unavailable', err);

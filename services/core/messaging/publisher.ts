@@ -8,6 +8,7 @@ export interface PublishOptions {
 }
 
 interface Pending {
+  messageId: string;
   resolve: () => void;
   reject: (e: Error) => void;
   returned: boolean;
@@ -17,10 +18,12 @@ interface Pending {
 /**
  * Publishes persistent, `mandatory` messages and resolves only when the broker confirmed them. A nack, a
  * basic.return (unroutable: RabbitMQ sends it before the ack), a lost channel or the timeout rejects with a
- * 503-typed error, so the caller can undo what the message promised.
+ * 503-typed error, so the caller can undo what the message promised. Each publish is its own entry: a
+ * message published twice (an Idempotency-Key replay of the same order) settles each caller once.
  */
 export class ConfirmPublisher {
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending = new Map<number, Pending>();
+  private seq = 0;
   private wired: ConfirmChannel | null = null;
 
   constructor(
@@ -41,12 +44,10 @@ export class ConfirmPublisher {
     const ch = this.conn.channel;
     if (!ch) return Promise.reject(unavailable('message broker unavailable'));
     this.wire(ch);
+    const id = ++this.seq;
     return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => this.settle(opts.messageId, 'publish confirm timed out'),
-        this.timeoutMs,
-      );
-      this.pending.set(opts.messageId, { resolve, reject, returned: false, timer });
+      const timer = setTimeout(() => this.settle(id, 'publish confirm timed out'), this.timeoutMs);
+      this.pending.set(id, { messageId: opts.messageId, resolve, reject, returned: false, timer });
       try {
         ch.publish(
           this.exchange,
@@ -60,10 +61,10 @@ export class ConfirmPublisher {
             timestamp: Math.floor(Date.now() / 1000),
             headers: opts.headers ?? {},
           },
-          (err) => this.settle(opts.messageId, err ? `broker nacked: ${String(err)}` : null),
+          (err) => this.settle(id, err ? `broker nacked: ${String(err)}` : null),
         );
       } catch (err) {
-        this.settle(opts.messageId, `publish failed: ${(err as Error).message}`);
+        this.settle(id, `publish failed: ${(err as Error).message}`);
       }
     });
   }
@@ -71,13 +72,14 @@ export class ConfirmPublisher {
   private wire(ch: ConfirmChannel): void {
     if (this.wired === ch) return;
     this.wired = ch;
+    // A return names the message, not the publish: every pending publish of that message was unroutable.
     ch.on('return', (msg: ConsumeMessage) => {
-      const p = this.pending.get(String(msg.properties.messageId));
-      if (p) p.returned = true;
+      const returned = String(msg.properties.messageId);
+      for (const p of this.pending.values()) if (p.messageId === returned) p.returned = true;
     });
   }
 
-  private settle(id: string, failure: string | null): void {
+  private settle(id: number, failure: string | null): void {
     const p = this.pending.get(id);
     if (!p) return;
     this.pending.delete(id);

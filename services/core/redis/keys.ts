@@ -12,6 +12,11 @@ export interface ActivityKeys {
   claimed: string;
   /** orderId → 1: the order's unit was given back (lua/release.lua). */
   released: string;
+  /**
+   * orderId → 1: an Idempotency-Key replay was answered for this order (lua/purchase.lua), so another
+   * process may have told the shopper 202: no seckill restore may take its unit back any more.
+   */
+  kept: string;
 }
 
 /** Kubernetes object names (DNS-1123 subdomain) are the activity ids; nothing else can exist. */
@@ -26,6 +31,7 @@ export function activityKeys(prefix: string, activity: string): ActivityKeys {
     idem: `${base}:idem`,
     claimed: `${base}:claimed`,
     released: `${base}:released`,
+    kept: `${base}:kept`,
   };
 }
 

@@ -23,6 +23,7 @@ export enum RestoreCode {
   NOT_HELD = 0,
   NO_STOCK = -1,
   CLAIMED = 2,
+  KEPT = 3,
 }
 
 /** Return codes of lua/preheat.lua. */
@@ -79,8 +80,8 @@ export enum ReleaseCode {
 }
 
 const SCRIPTS = {
-  purchase: 4,
-  restore: 4,
+  purchase: 5,
+  restore: 5,
   preheat: 2,
   claim: 3,
   release: 3,
@@ -122,7 +123,7 @@ export class Scripts {
   ): Promise<PurchaseResult> {
     const [code, id, remaining, qty] = await this.run<[number, string, number, number]>(
       'purchase',
-      [k.stock, k.buyers, k.info, k.idem],
+      [k.stock, k.buyers, k.info, k.idem, k.kept],
       [userId, orderId, quantity, idemKey],
     );
     return { code: code as PurchaseCode, orderId: String(id), remaining, quantity: qty ?? 0 };
@@ -131,7 +132,7 @@ export class Scripts {
   async restore(k: ActivityKeys, userId: string, orderId: string, channel: string, activity: string) {
     const [code, remaining] = await this.run<[number, number]>(
       'restore',
-      [k.stock, k.buyers, k.idem, k.claimed],
+      [k.stock, k.buyers, k.idem, k.claimed, k.kept],
       [userId, orderId, channel, activity],
     );
     return { code: code as RestoreCode, remaining: Number(remaining) };

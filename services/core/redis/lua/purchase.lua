@@ -5,6 +5,7 @@
   KEYS[2] buyers  <prefix>:{a:<id>}:buyers  hash userId -> "orderId:quantity"
   KEYS[3] info    <prefix>:{a:<id>}:info    hash start, end (epoch ms), maxPerUser, state, total, price
   KEYS[4] idem    <prefix>:{a:<id>}:idem    hash userId -> Idempotency-Key of the accepted purchase
+  KEYS[5] kept    <prefix>:{a:<id>}:kept    hash orderId -> "1": a key replay was answered (see below)
 
   ARGV[1] userId
   ARGV[2] orderId   UUIDv7 made by the caller before the call; a replayed call carries the same one
@@ -14,7 +15,9 @@
   Returns {code, orderId, remaining, quantity}; remaining is -1 when unknown.
      1 ACCEPTED           units taken, buyer entry written; orderId = ARGV[2]
      2 REPLAYED           the user's entry already holds this orderId or this Idempotency-Key: the same
-                          answer as the first time, nothing taken again
+                          answer as the first time, nothing taken again. A key replay (a retry, perhaps on
+                          another pod) also marks the order kept: once any pod may answer 202 for it, the
+                          first request's restore (its confirm was late) must not take the unit back.
     -1 NOT_FOUND          no activity info
     -2 NOT_PREHEATED      info present, stock key missing
     -3 NOT_STARTED        now < start
@@ -24,7 +27,9 @@
     -7 ALREADY_PURCHASED  the user holds another order (its orderId returned)
     -8 SOLD_OUT           remaining < quantity
 
-  The clock is Redis' own (TIME), so every seckill pod judges the window by one clock.
+  The clock is Redis' own (TIME), so every seckill pod judges the window by one clock. The buyer entry is
+  read before the window, the pause and the stock: a replay answers as the first time did, also after the
+  sale sold out, ended or was paused.
 ]]
 local info = redis.call('HMGET', KEYS[3], 'start', 'end', 'maxPerUser', 'state')
 if not info[1] then return {-1, '', -1, 0} end
@@ -39,6 +44,7 @@ if entry then
   local held = tonumber(string.sub(entry, sep + 1))
   if existing == ARGV[2] then return {2, existing, stock, held} end
   if ARGV[4] ~= '' and redis.call('HGET', KEYS[4], ARGV[1]) == ARGV[4] then
+    redis.call('HSET', KEYS[5], existing, '1')
     return {2, existing, stock, held}
   end
   return {-7, existing, stock, held}
