@@ -96,8 +96,10 @@ export class LeaderElector {
 
   /** A renew sent at `sentAt` succeeded: leading until `sentAt + renew deadline` unless renewed again. */
   private renewed(sentAt: number): void {
-    if (this.deadline) clearTimeout(this.deadline);
     const left = sentAt + this.deadlineMs - this.clock();
+    // An answer that took the whole deadline proves nothing about now: a standby may already count down.
+    if (left <= 0) return this.setLeading(false);
+    if (this.deadline) clearTimeout(this.deadline);
     this.deadline = setTimeout(() => {
       this.o.log.warn({ identity: this.o.identity }, 'lease not renewed within the renew deadline');
       this.setLeading(false);
