@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Builds the test tools npm lacks (kube-apiserver, etcd, helm, k6) into .tools/bin from their Go modules
-# (through the Go module proxy), so nothing downloads a prebuilt binary. Each tool is rebuilt only when its
-# pinned version changes: .tools/bin/<tool>.version records what was built.
+# Builds the test tools npm lacks (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok,
+# etcd, helm, k6) into .tools/bin from their Go modules (through the Go module proxy), so nothing downloads a
+# prebuilt binary. Each tool is rebuilt only when its pinned version changes: .tools/bin/<tool>.version
+# records what was built.
 set -euo pipefail
 
 KUBE_VERSION=v1.33.13
 HELM_VERSION=v3.18.6
 K6_VERSION=v1.8.1
+KWOK_VERSION=v0.7.0
 ETCD_DEBIAN=etcd-server
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,28 +36,39 @@ stamp() {
   echo "tools: built $1 $2"
 }
 
-build_kube_apiserver() {
-  fresh kube-apiserver "$KUBE_VERSION" && return 0
-  local dir="$work/kube-apiserver" minor="${KUBE_VERSION#v1.}"
+build_kube() { # component: kube-apiserver, kube-controller-manager, kube-scheduler or kubectl
+  local name="$1"
+  fresh "$name" "$KUBE_VERSION" && return 0
+  local dir="$work/$name" minor="${KUBE_VERSION#v1.}"
   rm -rf "$dir" && mkdir -p "$dir"
   # The kubernetes module replaces every staging k8s.io/* module with a relative path; a consumer must
   # replace each with the matching published v0.x tag. Read the list from kubernetes' own go.mod.
   local gomod
   gomod=$(cd "$dir" && go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
   {
-    echo "module stampede.dev/tools/kube-apiserver"
+    echo "module stampede.dev/tools/$name"
     echo "go 1.24"
     echo "require k8s.io/kubernetes $KUBE_VERSION"
     grep -oE '^\s*k8s\.io/[a-z0-9-]+ => \./staging/src/k8s\.io/[a-z0-9-]+' "$gomod" |
       awk -v v="v0.$minor" '{print "replace " $1 " => " $1 " " v}'
   } >"$dir/go.mod"
-  printf 'package main\n\nimport _ "k8s.io/kubernetes/cmd/kube-apiserver/app"\n\nfunc main() {}\n' >"$dir/tools.go"
+  # tools.go names the command's library so `go mod tidy` records every module it needs. kubectl's library
+  # is the k8s.io/kubectl module, so its main is cmd/kubectl/kubectl.go's few lines, built from the wrapper.
+  local target="k8s.io/kubernetes/cmd/$name"
+  if [ "$name" = kubectl ]; then
+    target=.
+    printf '%s\n' 'package main' '' 'import (' '	"k8s.io/component-base/cli"' '	"k8s.io/kubectl/pkg/cmd"' \
+      '	"k8s.io/kubectl/pkg/cmd/util"' ')' '' 'func main() {' '	command := cmd.NewDefaultKubectlCommand()' \
+      '	if err := cli.RunNoErrOutput(command); err != nil {' '		util.CheckErr(err)' '	}' '}' >"$dir/main.go"
+  else
+    printf 'package main\n\nimport _ "%s/app"\n\nfunc main() {}\n' "$target" >"$dir/tools.go"
+  fi
   local pkg=k8s.io/component-base/version
   local ld="-s -w -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=${minor%%.*}"
   ld="$ld -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   ld="$ld -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION"
-  (cd "$dir" && go mod tidy >/dev/null 2>&1 || true; go build -trimpath -ldflags "$ld" -o "$bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
-  stamp kube-apiserver "$KUBE_VERSION"
+  (cd "$dir" && go mod tidy >/dev/null 2>&1 || true; go build -trimpath -ldflags "$ld" -o "$bin/$name" "$target")
+  stamp "$name" "$KUBE_VERSION"
 }
 
 build_go_install() { # name version package
@@ -74,11 +87,13 @@ ensure_etcd() {
   ln -sf "$(command -v etcd || echo /usr/bin/etcd)" "$bin/etcd"
 }
 
-want="${*:-etcd kube-apiserver helm k6}"
+# kwok plays the kubelet for simulated nodes in the rehearsal cluster (npm run cluster): no container runs.
+want="${*:-etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm k6}"
 for t in $want; do
   case "$t" in
     etcd) ensure_etcd ;;
-    kube-apiserver) build_kube_apiserver ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubectl) build_kube "$t" ;;
+    kwok) build_go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok ;;
     helm) build_go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
     k6) build_go_install k6 "$K6_VERSION" go.k6.io/k6 ;;
     *) echo "tools: unknown tool $t" >&2; exit 2 ;;
