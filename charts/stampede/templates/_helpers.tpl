@@ -219,17 +219,10 @@ spec:
         target:
           type: Utilization
           averageUtilization: {{ $v.autoscaling.targetCPUUtilizationPercentage }}
+  {{- with $v.autoscaling.behavior }}
   behavior:
-    scaleUp:
-      stabilizationWindowSeconds: 0
-      selectPolicy: Max
-      policies:
-        - { type: Percent, value: 100, periodSeconds: 15 }
-        - { type: Pods, value: 4, periodSeconds: 15 }
-    scaleDown:
-      stabilizationWindowSeconds: 300
-      policies:
-        - { type: Percent, value: 20, periodSeconds: 60 }
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
 {{- end }}
 {{- end }}
 
