@@ -94,6 +94,16 @@ function report(
     ['pg_batch_insert_rows_per_s', f(w?.pgRowsPerS)],
     ['ratio_worker_vs_pg', f(w ? w.workerRowsPerS / w.pgRowsPerS : 0)],
   ];
+  // Where the cores went, per accepted order (ok) and per answer (sold out): the profile of what is left.
+  const perUnit = (r: Checked | undefined, units: number, tag: string) =>
+    Object.entries(r?.cores ?? {})
+      .filter(([name]) => name !== 'other' && units > 0)
+      .map(([name, cores]): [string, string] => [
+        `${tag}_cpu_us_${name}`,
+        f((cores * DURATION * 1e6) / units),
+      ]);
+  lines.push(...perUnit(p.ok, p.ok?.accepted ?? 0, 'ok_per_order'));
+  lines.push(...perUnit(p.soldout, p.soldout?.load.requests ?? 0, 'soldout_per_answer'));
   for (const [k, v] of lines) console.log(`${k}: ${v}`);
 }
 

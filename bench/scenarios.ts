@@ -6,6 +6,7 @@ import { applyActivity } from '../services/core/activity/apply.js';
 import { activitySpecSchema } from '../services/core/activity/spec.js';
 import type { TokenService } from '../services/core/auth/jwt.js';
 import { activityKeys } from '../services/core/redis/keys.js';
+import { coresBetween, snapshot } from './cpu.js';
 import { wrk, writeTokens, type WrkResult } from './wrk.js';
 
 export const WARM_ACTIVITY = 'bench-warm';
@@ -26,6 +27,8 @@ export interface Checked {
   accepted: number;
   rows: number;
   drainSeconds: number;
+  /** Cores each component used while the load ran (bench/cpu.ts). */
+  cores: Record<string, number>;
   invariants: { oversold: number; duplicate: number; lost: number; unannounced: number };
 }
 
@@ -76,7 +79,13 @@ const rowCount = async (db: Sequelize, activity: string) => {
 };
 
 /** Waits (bounded) for the rows, timing the drain from the end of the load. */
-async function settle(c: BenchContext, activity: string, stock: number, load: WrkResult): Promise<Checked> {
+async function settle(
+  c: BenchContext,
+  activity: string,
+  stock: number,
+  load: WrkResult,
+  cores: Record<string, number>,
+): Promise<Checked> {
   const ended = performance.now();
   const accepted = await acceptedOf(c.seckillUrl, activity);
   let seen = await rowCount(c.db, activity);
@@ -89,6 +98,7 @@ async function settle(c: BenchContext, activity: string, stock: number, load: Wr
   const remaining = Number(await c.redis.get(activityKeys(c.prefix, activity).stock));
   return {
     load,
+    cores,
     accepted,
     rows: seen.rows,
     drainSeconds,
@@ -118,6 +128,8 @@ export async function purchaseScenario(
     connections: c.connections,
     durationSeconds: 1,
   });
+  const before = snapshot();
+  const started = performance.now();
   const load = await wrk({
     url: c.seckillUrl,
     path,
@@ -125,7 +137,8 @@ export async function purchaseScenario(
     connections: c.connections,
     durationSeconds: c.durationSeconds,
   });
-  return settle(c, o.activity, o.stock, load);
+  const cores = coresBetween(before, snapshot(), (performance.now() - started) / 1000);
+  return settle(c, o.activity, o.stock, load, cores);
 }
 
 export function broken(name: string, r: Checked): string[] {

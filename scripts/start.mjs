@@ -63,12 +63,15 @@ function runOnce(args, what) {
   }
 }
 
+// Extra node flags for every service (and, inherited, every seckill worker): how to profile the platform
+// under load, e.g. STAMPEDE_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (NODE_OPTIONS refuses --cpu-prof).
+const NODE_ARGS = (env.STAMPEDE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const children = new Map();
 let stopping = false;
 
 function supervise(svc, attempt = 0) {
   // The IPC channel closes when this supervisor dies, however it dies: the services then stop themselves.
-  const child = spawn(process.execPath, [svc.main], {
+  const child = spawn(process.execPath, [...NODE_ARGS, svc.main], {
     cwd: root,
     stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
     env: { ...env, PORT: svc.port },
