@@ -3,7 +3,7 @@ import { readActivity, type StoredActivity } from '../core/activity/preheat.js';
 import { unavailable } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { withTimeout } from '../core/timeout.js';
-import { stockEventsChannel } from '../core/redis/keys.js';
+import { activityKeys, stockEventsChannel } from '../core/redis/keys.js';
 
 const TTL_MS = 2000;
 const MISSING_TTL_MS = 1000;
@@ -24,6 +24,7 @@ export class ActivityCache {
   private readonly entries = new Map<string, Entry>();
   private readonly loading = new Map<string, Promise<StoredActivity | null>>();
   private readonly soldOut = new Map<string, number>();
+  private readonly probing = new Set<string>();
 
   constructor(
     private readonly redis: Redis,
@@ -68,9 +69,32 @@ export class ActivityCache {
     return this.load(name);
   }
 
+  /**
+   * While a sale is sold out every request answers from here. The flag is re-probed every 2 s in case a
+   * stock event was missed, by one background read of the stock: the crowd keeps its in-memory answer
+   * meanwhile (letting every request through to the script at each expiry was a burst of slow answers).
+   */
   isSoldOut(name: string): boolean {
     const until = this.soldOut.get(name);
-    return until !== undefined && until > this.now();
+    if (until === undefined) return false;
+    if (until <= this.now() && !this.probing.has(name)) void this.probe(name);
+    return true;
+  }
+
+  private async probe(name: string): Promise<void> {
+    this.probing.add(name);
+    try {
+      const key = activityKeys(this.prefix, name).stock;
+      const stock = await withTimeout(this.redis.get(key), this.timeoutMs, 'sold-out probe');
+      // Only a flag still standing is renewed: a stock event may have cleared it meanwhile.
+      if (stock !== null && Number(stock) <= 0 && this.soldOut.has(name)) this.markSoldOut(name);
+      else this.soldOut.delete(name);
+    } catch {
+      // Redis cannot say: let requests through, so the script (or its 503) answers as before the flag.
+      this.soldOut.delete(name);
+    } finally {
+      this.probing.delete(name);
+    }
   }
 
   markSoldOut(name: string): void {
