@@ -72,6 +72,20 @@ export class PurchaseRecorder {
   }
 }
 
+/**
+ * `stampede_purchase_tokens_total{activity,outcome}` (DESIGN §8): `issued`, or the refusal's code in lower
+ * case (`not_started`, `ended`, `challenge_failed` from the token route; `token_required`, `token_invalid`
+ * from the purchase).
+ */
+export function purchaseTokenCounter(registry: Registry): Counter<'activity' | 'outcome'> {
+  return new Counter({
+    name: 'stampede_purchase_tokens_total',
+    help: 'Purchase tokens issued, and token requests or purchases refused, by activity and outcome.',
+    labelNames: ['activity', 'outcome'],
+    registers: [registry],
+  });
+}
+
 export interface OrderMetrics {
   persisted: Counter;
   retries: Counter<'tier'>;

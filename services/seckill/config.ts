@@ -10,6 +10,8 @@ export interface SeckillConfig extends CommonConfig {
   publishTimeoutMs: number;
   /** node:cluster workers sharing the port (DESIGN §8); 1 = this process serves alone (the chart). */
   workers: number;
+  /** SECKILL_PURCHASE_TOKEN_TTL_SECONDS: how long a purchase token stays valid (default 60). */
+  purchaseTokenTtlSeconds: number;
 }
 
 export function loadSeckillConfig(env: Env = process.env): SeckillConfig {
@@ -23,6 +25,7 @@ export function loadSeckillConfig(env: Env = process.env): SeckillConfig {
     redisTimeoutMs: r.int('SECKILL_REDIS_TIMEOUT_MS', 1000, 50, 60000),
     publishTimeoutMs: r.int('SECKILL_PUBLISH_TIMEOUT_MS', 2000, 50, 60000),
     workers: r.int('SECKILL_WORKERS', availableParallelism(), 1, 64),
+    purchaseTokenTtlSeconds: r.int('SECKILL_PURCHASE_TOKEN_TTL_SECONDS', 60, 5, 3600),
   };
   r.done();
   return config;

@@ -10,6 +10,8 @@ import { ACTIVITY_NAME } from '../core/redis/keys.js';
 import type { ActivityCache } from './activity-cache.js';
 import type { PurchaseService } from './purchase.js';
 import type { RateLimiter } from '../core/rate-limit.js';
+import type { PurchaseTokenArg } from '../core/redis/scripts.js';
+import type { PurchaseTokens } from './purchase-token.js';
 
 export interface Limits {
   global: RateLimiter;
@@ -24,6 +26,9 @@ export interface PurchaseRouteDeps {
   limits: Limits;
   recorder: PurchaseRecorder;
   log: Logger;
+  purchaseTokens: PurchaseTokens;
+  /** Counts token refusals here (`stampede_purchase_tokens_total`); issues are counted by the token route. */
+  tokenRefused: (activity: string, outcome: string) => void;
 }
 
 /** One purchase request as the handler sees it: raw node objects plus what routing already knew. */
@@ -42,6 +47,13 @@ const BODY_LIMIT_BYTES = 1024;
 const SOLD_OUT = new AppError(ErrorCode.SOLD_OUT);
 const bodySchema = z.object({ quantity: z.number().int().min(1).max(MAX_QUANTITY).optional() }).strict();
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
+
+const TOKEN_REQUIRED = new AppError(
+  ErrorCode.TOKEN_REQUIRED,
+  'this sale needs a purchase token: POST /seckill/<activity>/token, then send it as Purchase-Token',
+);
+const TOKEN_INVALID = new AppError(ErrorCode.TOKEN_INVALID, 'the purchase token is invalid or expired');
+const TOKEN_OUTCOMES = new Set(['token_required', 'token_invalid']);
 
 const limited = (retryAfter: number, what: string): AppError =>
   new AppError(ErrorCode.RATE_LIMITED, `${what} rate limit reached`, { retryAfter });
@@ -71,6 +83,31 @@ function idempotencyKey(req: IncomingMessage): string {
 }
 
 /**
+ * The purchase token as the script takes it, checked without any network call. When this process knows
+ * the activity, a missing or bad token is refused here (and an activity without tokens ignores the
+ * header, exactly as before tokens existed). When it does not know it yet, the script decides from the
+ * activity info: "" (none sent) or "-" (sent, failed verification) is refused there if a token is needed.
+ */
+function tokenArg(
+  d: PurchaseRouteDeps,
+  h: HotRequest,
+  activity: string,
+  userId: string,
+): PurchaseTokenArg | undefined {
+  const known = d.cache.peek(activity);
+  if (known && !known.info.purchaseToken) return undefined;
+  const header = h.req.headers['purchase-token'];
+  const keepMs = d.purchaseTokens.ttlMs + 60_000;
+  if (typeof header !== 'string' || header === '') {
+    if (known) throw TOKEN_REQUIRED;
+    return { nonce: '', keepMs };
+  }
+  const nonce = d.purchaseTokens.verify(header, activity, userId);
+  if (nonce === null && known) throw TOKEN_INVALID;
+  return { nonce: nonce ?? '-', keepMs };
+}
+
+/**
  * `POST /seckill/:activity` on node's own request and response objects (Express' per-request cost was the
  * ceiling of the whole path): limits, token, body, then the purchase; every outcome answered and recorded
  * here, errors through the same problem+json mapping as every other route. A sold-out sale answers a
@@ -94,6 +131,7 @@ export function purchaseHandler(d: PurchaseRouteDeps): (h: HotRequest) => Promis
     const wait = d.limits.perUser.take(principal.userId);
     if (wait) throw limited(wait, 'per-user');
     const activity = checkActivityName(h.name);
+    const token = tokenArg(d, h, activity, principal.userId);
     const quantity = await quantityOf(h.req);
     const key = idempotencyKey(h.req);
     return d.purchases.purchase({
@@ -102,6 +140,7 @@ export function purchaseHandler(d: PurchaseRouteDeps): (h: HotRequest) => Promis
       quantity,
       idempotencyKey: key,
       requestId: h.id,
+      token,
     });
   };
   return async (h) => {
@@ -115,5 +154,6 @@ export function purchaseHandler(d: PurchaseRouteDeps): (h: HotRequest) => Promis
     // Only known activities become label values: a scan of random names cannot add series.
     const activity = d.cache.known(h.name) ? h.name : 'unknown';
     d.recorder.record(activity, outcome, Number(process.hrtime.bigint() - started) / 1e9);
+    if (TOKEN_OUTCOMES.has(outcome)) d.tokenRefused(activity, outcome);
   };
 }

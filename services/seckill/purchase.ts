@@ -13,6 +13,7 @@ import {
   purchaseError,
   RestoreCode,
   type PurchaseResult,
+  type PurchaseTokenArg,
   type Scripts,
 } from '../core/redis/scripts.js';
 import type { ActivityCache } from './activity-cache.js';
@@ -23,6 +24,8 @@ export interface PurchaseRequest {
   quantity: number;
   idempotencyKey: string;
   requestId: string;
+  /** The purchase token for the script (purchase-route.ts); absent when the sale needs none. */
+  token?: PurchaseTokenArg;
 }
 
 export interface Accepted {
@@ -91,7 +94,7 @@ export class PurchaseService {
 
   private async runScript(req: PurchaseRequest, orderId: string): Promise<PurchaseResult> {
     const k = activityKeys(this.d.prefix, req.activity);
-    const call = this.d.scripts.purchase(k, req.userId, orderId, req.quantity, req.idempotencyKey);
+    const call = this.d.scripts.purchase(k, req.userId, orderId, req.quantity, req.idempotencyKey, req.token);
     try {
       return await withTimeout(call, this.d.redisTimeoutMs, 'purchase script');
     } catch (err) {

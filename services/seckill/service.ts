@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import { TokenService } from '../core/auth/jwt.js';
 import { createHttpApp, finish, Readiness } from '../core/http/app.js';
 import type { Logger } from '../core/log.js';
-import { createRegistry, PurchaseRecorder, purchaseMetrics } from '../core/metrics.js';
+import { createRegistry, PurchaseRecorder, purchaseMetrics, purchaseTokenCounter } from '../core/metrics.js';
 import { AmqpConnection } from '../core/messaging/amqp.js';
 import { ConfirmPublisher } from '../core/messaging/publisher.js';
 import { declareOrderTopology, orderTopology } from '../core/messaging/topology.js';
@@ -21,6 +21,9 @@ import { frontListener } from './front.js';
 import { clusterMetricsOf } from '../core/http/cluster.js';
 import { purchaseHandler } from './purchase-route.js';
 import { createSequelize } from '../core/db/connect.js';
+import { PurchaseTokens } from './purchase-token.js';
+import { Challenges } from './challenge.js';
+import { mountTokenRoutes } from './token-route.js';
 
 export interface Seckill {
   /** The request listener to serve: the lean purchase path in front of `express`. */
@@ -74,12 +77,20 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
   const metricsText = clusterMetricsOf(registry);
   const http = { log, registry, readiness, trustProxyHops: config.trustProxyHops, metrics: metricsText };
   const tokens = new TokenService(config.jwtSecret);
+  const purchaseTokens = new PurchaseTokens(
+    config.jwtSecret,
+    config.jwtSecretPrevious,
+    config.purchaseTokenTtlSeconds * 1000,
+  );
+  const tokenCounter = purchaseTokenCounter(registry);
   const purchase = purchaseHandler({
     tokens,
     purchases,
     cache,
     log,
     recorder: new PurchaseRecorder(metrics),
+    purchaseTokens,
+    tokenRefused: (activity, outcome) => tokenCounter.inc({ activity, outcome }),
     limits: {
       global: new RateLimiter(config.rateGlobal),
       perIp: new RateLimiter(config.ratePerIp),
@@ -87,6 +98,14 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
     },
   });
   const app = createHttpApp(http);
+  mountTokenRoutes(app, {
+    tokens,
+    cache,
+    purchaseTokens,
+    challenges: new Challenges(config.jwtSecret, redis, config.prefix),
+    tokenCounter,
+    ratePerUser: config.ratePerUser,
+  });
   mountSeckillRoutes(app, {
     tokens,
     purchase,

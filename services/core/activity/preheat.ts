@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { AppError, ErrorCode } from '../errors.js';
 import { activityKeys, stockEventsChannel } from '../redis/keys.js';
 import { PreheatCode, Scripts } from '../redis/scripts.js';
-import type { ActivityInfo } from './spec.js';
+import { decodeTokenRule, encodeTokenRule, type ActivityInfo } from './spec.js';
 
 export interface PreheatResult {
   code: PreheatCode;
@@ -31,6 +31,7 @@ export async function preheat(
     stockEventsChannel(prefix),
     info.name,
     held,
+    encodeTokenRule(info.purchaseToken),
   ]);
   if (r.code === PreheatCode.BELOW_SOLD) {
     const sold = r.total - r.remaining;
@@ -60,16 +61,19 @@ export async function readActivity(
   const hash = (res?.[0]?.[1] ?? {}) as Record<string, string>;
   const stock = res?.[1]?.[1] as string | null | undefined;
   if (!hash.start) return null;
+  const info: ActivityInfo = {
+    name,
+    total: Number(hash.total),
+    startMs: Number(hash.start),
+    endMs: Number(hash.end),
+    maxPerUser: Number(hash.maxPerUser),
+    price: hash.price ?? '0',
+    paused: hash.state === 'paused',
+  };
+  const purchaseToken = decodeTokenRule(hash.token);
+  if (purchaseToken) info.purchaseToken = purchaseToken;
   return {
-    info: {
-      name,
-      total: Number(hash.total),
-      startMs: Number(hash.start),
-      endMs: Number(hash.end),
-      maxPerUser: Number(hash.maxPerUser),
-      price: hash.price ?? '0',
-      paused: hash.state === 'paused',
-    },
+    info,
     remaining: stock === null || stock === undefined ? null : Number(stock),
   };
 }

@@ -20,6 +20,21 @@ export const scalingTargetSchema = z
   .strict()
   .refine((t) => t.maxReplicas >= t.minReplicas, 'maxReplicas must be >= minReplicas');
 
+/** Work a shopper's browser does for one token: the ALTCHA counter is drawn from [difficulty/2, difficulty]. */
+export const DEFAULT_DIFFICULTY = 50_000;
+
+export const purchaseTokenSchema = z
+  .object({
+    required: z.boolean().default(false),
+    challenge: z.enum(['none', 'pow']).default('none'),
+    difficulty: z.number().int().min(1).max(10_000_000).default(DEFAULT_DIFFICULTY),
+  })
+  .strict()
+  .refine((t) => t.challenge === 'none' || t.required, {
+    message: 'challenge pow needs required: true',
+    path: ['challenge'],
+  });
+
 export const activitySpecSchema = z
   .object({
     product: z
@@ -47,6 +62,7 @@ export const activitySpecSchema = z
       .strict()
       .default({}),
     paused: z.boolean().default(false),
+    purchaseToken: purchaseTokenSchema.optional(),
   })
   .strict()
   .refine((s) => Date.parse(s.window.end) > Date.parse(s.window.start), {
@@ -66,10 +82,17 @@ export interface ActivityInfo {
   maxPerUser: number;
   price: string;
   paused: boolean;
+  /** Present only when the sale requires a purchase token (absent: exactly the behaviour without tokens). */
+  purchaseToken?: TokenRule;
+}
+
+export interface TokenRule {
+  challenge: 'none' | 'pow';
+  difficulty: number;
 }
 
 export function infoFromSpec(name: string, spec: ActivitySpec): ActivityInfo {
-  return {
+  const info: ActivityInfo = {
     name,
     total: spec.stock,
     startMs: Date.parse(spec.window.start),
@@ -77,5 +100,25 @@ export function infoFromSpec(name: string, spec: ActivitySpec): ActivityInfo {
     maxPerUser: spec.maxPerUser,
     price: spec.product.price,
     paused: spec.paused,
+  };
+  const t = spec.purchaseToken;
+  // Only a required token is hot-path information; the field stays absent otherwise (the operator
+  // compares what it reads back from Redis with this, key for key).
+  if (t?.required) info.purchaseToken = { challenge: t.challenge, difficulty: t.difficulty };
+  return info;
+}
+
+/** The info hash's `token` field: "" (no token needed) or "<challenge>:<difficulty>". */
+export function encodeTokenRule(rule: TokenRule | undefined): string {
+  return rule ? `${rule.challenge}:${rule.difficulty}` : '';
+}
+
+export function decodeTokenRule(field: string | undefined): TokenRule | undefined {
+  if (!field) return undefined;
+  const [challenge, n] = field.split(':');
+  const difficulty = Number(n);
+  return {
+    challenge: challenge === 'none' ? 'none' : 'pow',
+    difficulty: Number.isInteger(difficulty) && difficulty > 0 ? difficulty : DEFAULT_DIFFICULTY,
   };
 }

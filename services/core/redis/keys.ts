@@ -17,6 +17,8 @@ export interface ActivityKeys {
    * process may have told the shopper 202: no seckill restore may take its unit back any more.
    */
   kept: string;
+  /** Spent purchase-token nonces (lua/purchase.lua); the set expires after the window, nothing leaks. */
+  tokens: string;
 }
 
 /** Kubernetes object names (DNS-1123 subdomain) are the activity ids; nothing else can exist. */
@@ -32,6 +34,7 @@ export function activityKeys(prefix: string, activity: string): ActivityKeys {
     claimed: `${base}:claimed`,
     released: `${base}:released`,
     kept: `${base}:kept`,
+    tokens: `${base}:tokens`,
   };
 }
 

@@ -15,6 +15,8 @@ export enum PurchaseCode {
   LIMIT_EXCEEDED = -6,
   ALREADY_PURCHASED = -7,
   SOLD_OUT = -8,
+  TOKEN_REQUIRED = -9,
+  TOKEN_INVALID = -10,
 }
 
 /** Return codes of lua/restore.lua. */
@@ -43,6 +45,15 @@ export interface PurchaseResult {
   quantity: number;
 }
 
+/**
+ * The purchase token as lua/purchase.lua takes it: the verified nonce, "" for none presented, "-" for one
+ * that failed verification; keepMs = how long after the window a spent nonce is remembered.
+ */
+export interface PurchaseTokenArg {
+  nonce: string;
+  keepMs: number;
+}
+
 /** The one place a purchase return code becomes a typed error; success codes map to null. */
 export function purchaseError(r: PurchaseResult): AppError | null {
   switch (r.code) {
@@ -67,6 +78,10 @@ export function purchaseError(r: PurchaseResult): AppError | null {
       });
     case PurchaseCode.SOLD_OUT:
       return new AppError(ErrorCode.SOLD_OUT, r.remaining > 0 ? `only ${r.remaining} left` : undefined);
+    case PurchaseCode.TOKEN_REQUIRED:
+      return new AppError(ErrorCode.TOKEN_REQUIRED, 'this sale needs a purchase token (POST …/token)');
+    case PurchaseCode.TOKEN_INVALID:
+      return new AppError(ErrorCode.TOKEN_INVALID, 'the purchase token is invalid, expired or already used');
     default:
       return new AppError(ErrorCode.INTERNAL, `unknown purchase code ${String(r.code)}`);
   }
@@ -80,7 +95,7 @@ export enum ReleaseCode {
 }
 
 const SCRIPTS = {
-  purchase: 5,
+  purchase: 6,
   restore: 5,
   preheat: 2,
   claim: 3,
@@ -120,11 +135,12 @@ export class Scripts {
     orderId: string,
     quantity: number,
     idemKey = '',
+    token: PurchaseTokenArg = { nonce: '', keepMs: 0 },
   ): Promise<PurchaseResult> {
     const [code, id, remaining, qty] = await this.run<[number, string, number, number]>(
       'purchase',
-      [k.stock, k.buyers, k.info, k.idem, k.kept],
-      [userId, orderId, quantity, idemKey],
+      [k.stock, k.buyers, k.info, k.idem, k.kept, k.tokens],
+      [userId, orderId, quantity, idemKey, token.nonce, token.keepMs],
     );
     return { code: code as PurchaseCode, orderId: String(id), remaining, quantity: qty ?? 0 };
   }

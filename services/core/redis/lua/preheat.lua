@@ -15,6 +15,7 @@
   ARGV[9] held        units already held by orders in Postgres (optional, default 0): only read when the
                       stock key is missing; non-zero when the caller rebuilds a lost activity from Postgres
                       (it wrote the buyer entries first, see activity/rebuild.ts)
+  ARGV[10] token      purchase-token rule: "" (none needed) or "<challenge>:<difficulty>" (optional, default "")
 
   A first preheat sets stock = total - held (SET NX semantics). Later ones keep what was sold: sold = old
   total - stock, and stock moves by (total - old total), so raising the total adds the difference.
@@ -28,7 +29,7 @@
 ]]
 local total = tonumber(ARGV[1])
 local fields = {'start', ARGV[2], 'end', ARGV[3], 'maxPerUser', ARGV[4], 'price', ARGV[5], 'state', ARGV[6],
-  'total', ARGV[1]}
+  'token', ARGV[10] or '', 'total', ARGV[1]}
 
 local stock = redis.call('GET', KEYS[1])
 if not stock then
@@ -42,14 +43,15 @@ if not stock then
 end
 
 stock = tonumber(stock)
-local current = redis.call('HMGET', KEYS[2], 'start', 'end', 'maxPerUser', 'price', 'state', 'total')
-local oldTotal = tonumber(current[6]) or stock
+local current = redis.call('HMGET', KEYS[2], 'start', 'end', 'maxPerUser', 'price', 'state', 'token', 'total')
+local oldTotal = tonumber(current[7]) or stock
 local sold = oldTotal - stock
 if total < sold then return {-1, stock, oldTotal} end
 
 local same = total == oldTotal
-for i = 1, 5 do
-  if current[i] ~= fields[i * 2] then same = false end
+for i = 1, 6 do
+  -- a hash written before the token field existed has none: the same as ""
+  if (current[i] or '') ~= fields[i * 2] then same = false end
 end
 if same then return {3, stock, total} end
 

@@ -3,14 +3,20 @@
 
   KEYS[1] stock   <prefix>:{a:<id>}:stock   integer; a missing key means "not preheated", never zero
   KEYS[2] buyers  <prefix>:{a:<id>}:buyers  hash userId -> "orderId:quantity"
-  KEYS[3] info    <prefix>:{a:<id>}:info    hash start, end (epoch ms), maxPerUser, state, total, price
+  KEYS[3] info    <prefix>:{a:<id>}:info    hash start, end (epoch ms), maxPerUser, state, total, price,
+                                            token ("" or absent: no purchase token needed)
   KEYS[4] idem    <prefix>:{a:<id>}:idem    hash userId -> Idempotency-Key of the accepted purchase
   KEYS[5] kept    <prefix>:{a:<id>}:kept    hash orderId -> "1": a key replay was answered (see below)
+  KEYS[6] tokens  <prefix>:{a:<id>}:tokens  set of spent purchase-token nonces; expires after the window
 
   ARGV[1] userId
   ARGV[2] orderId   UUIDv7 made by the caller before the call; a replayed call carries the same one
   ARGV[3] quantity  integer >= 1
   ARGV[4] Idempotency-Key, or "" when the request had none
+  ARGV[5] purchase token: its nonce once the caller verified its signature, user, activity and expiry;
+          "" when the request carried none; "-" when it carried one that failed verification.
+          Only read when info.token says a token is needed.
+  ARGV[6] keepMs: how long after the window's end a spent nonce must be remembered (the token lifetime)
 
   Returns {code, orderId, remaining, quantity}; remaining is -1 when unknown.
      1 ACCEPTED           units taken, buyer entry written; orderId = ARGV[2]
@@ -26,12 +32,18 @@
     -6 LIMIT_EXCEEDED     quantity > maxPerUser
     -7 ALREADY_PURCHASED  the user holds another order (its orderId returned)
     -8 SOLD_OUT           remaining < quantity
+    -9 TOKEN_REQUIRED     the sale needs a purchase token and the request had none
+   -10 TOKEN_INVALID      the token failed verification, or its nonce was already spent
+
+  A token is spent when it reaches the stock (accepted or sold out); refusals before that (window, pause,
+  limit) leave it usable. Replays are answered before the token is looked at: a retry of an accepted
+  purchase with its (spent) token answers the same orderId.
 
   The clock is Redis' own (TIME), so every seckill pod judges the window by one clock. The buyer entry is
   read before the window, the pause and the stock: a replay answers as the first time did, also after the
   sale sold out, ended or was paused.
 ]]
-local info = redis.call('HMGET', KEYS[3], 'start', 'end', 'maxPerUser', 'state')
+local info = redis.call('HMGET', KEYS[3], 'start', 'end', 'maxPerUser', 'state', 'token')
 if not info[1] then return {-1, '', -1, 0} end
 local stock = redis.call('GET', KEYS[1])
 if not stock then return {-2, '', -1, 0} end
@@ -50,6 +62,13 @@ if entry then
   return {-7, existing, stock, held}
 end
 
+local nonce = nil
+if info[5] and info[5] ~= '' then
+  if ARGV[5] == '' then return {-9, '', stock, 0} end
+  if ARGV[5] == '-' or redis.call('SISMEMBER', KEYS[6], ARGV[5]) == 1 then return {-10, '', stock, 0} end
+  nonce = ARGV[5]
+end
+
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if now < tonumber(info[1]) then return {-3, '', stock, 0} end
@@ -58,6 +77,10 @@ if info[4] == 'paused' then return {-5, '', stock, 0} end
 
 local quantity = tonumber(ARGV[3])
 if quantity > tonumber(info[3]) then return {-6, '', stock, 0} end
+if nonce then
+  redis.call('SADD', KEYS[6], nonce)
+  redis.call('PEXPIREAT', KEYS[6], math.max(now, tonumber(info[2])) + tonumber(ARGV[6]))
+end
 if stock < quantity then return {-8, '', stock, 0} end
 
 stock = redis.call('DECRBY', KEYS[1], quantity)

@@ -1,0 +1,85 @@
+import type { Express, Request } from 'express';
+import type { Counter } from 'prom-client';
+import type { StoredActivity } from '../core/activity/preheat.js';
+import type { TokenService } from '../core/auth/jwt.js';
+import { AppError, ErrorCode, isAppError, unavailable } from '../core/errors.js';
+import { readSmallJson } from '../core/http/body.js';
+import { RateLimiter } from '../core/rate-limit.js';
+import type { ActivityCache } from './activity-cache.js';
+import type { Challenges } from './challenge.js';
+import { checkActivityName } from './purchase-route.js';
+import type { PurchaseTokens } from './purchase-token.js';
+
+export interface TokenRouteDeps {
+  tokens: TokenService;
+  cache: ActivityCache;
+  purchaseTokens: PurchaseTokens;
+  challenges: Challenges;
+  tokenCounter: Counter<'activity' | 'outcome'>;
+  /** Requests per second per user (SECKILL_RATE_PER_USER); 0 turns the limit off. */
+  ratePerUser: number;
+  now?: () => number;
+}
+
+const BODY_LIMIT_BYTES = 4096;
+
+/** The activity as this process knows it (the 250 ms stock cache); 404 when it does not exist. */
+async function activityOf(d: TokenRouteDeps, req: Request): Promise<StoredActivity> {
+  const name = checkActivityName(String(req.params.activity ?? ''));
+  const a = await d.cache.stock(name).catch((err: unknown) => {
+    throw isAppError(err) ? err : unavailable('stock store unavailable', err);
+  });
+  if (!a) throw new AppError(ErrorCode.ACTIVITY_NOT_FOUND);
+  return a;
+}
+
+function checkWindow(a: StoredActivity, now: number): void {
+  if (a.info.paused) throw new AppError(ErrorCode.NOT_STARTED, 'the sale is paused');
+  if (now < a.info.startMs) throw new AppError(ErrorCode.NOT_STARTED, 'tokens are issued from the start');
+  if (now >= a.info.endMs) throw new AppError(ErrorCode.ENDED);
+}
+
+/**
+ * `POST /seckill/:activity/token` (DESIGN §8) and `GET /seckill/:activity/challenge` (the ALTCHA challenge
+ * a `pow` sale asks for). Tokens are issued only inside the window, so nobody can hold a valid purchase
+ * before the start; a challenge can be fetched and solved during the countdown. An activity that needs no
+ * token still issues one (clients may always ask); its purchases ignore it.
+ */
+export function mountTokenRoutes(app: Express, d: TokenRouteDeps): void {
+  const now = d.now ?? Date.now;
+  const limiter = new RateLimiter(d.ratePerUser);
+  const who = async (req: Request): Promise<string> => {
+    const p = await d.tokens.verifyHeader(req.headers.authorization);
+    const wait = limiter.take(p.userId);
+    if (wait) throw new AppError(ErrorCode.RATE_LIMITED, 'per-user rate limit reached', { retryAfter: wait });
+    return p.userId;
+  };
+
+  app.post('/seckill/:activity/token', async (req, res) => {
+    const userId = await who(req);
+    const a = await activityOf(d, req);
+    const name = a.info.name;
+    try {
+      checkWindow(a, now());
+      if (a.info.purchaseToken?.challenge === 'pow') {
+        const body = (await readSmallJson(req, BODY_LIMIT_BYTES)) as { altcha?: unknown } | undefined;
+        await d.challenges.redeem(body?.altcha, name, userId);
+      }
+    } catch (err) {
+      if (isAppError(err)) d.tokenCounter.inc({ activity: name, outcome: err.code.toLowerCase() });
+      throw err;
+    }
+    d.tokenCounter.inc({ activity: name, outcome: 'issued' });
+    res.json(d.purchaseTokens.issue(name, userId));
+  });
+
+  app.get('/seckill/:activity/challenge', async (req, res) => {
+    const userId = await who(req);
+    const a = await activityOf(d, req);
+    const rule = a.info.purchaseToken;
+    if (rule?.challenge !== 'pow') throw new AppError(ErrorCode.NOT_FOUND, 'this sale asks for no challenge');
+    if (now() >= a.info.endMs) throw new AppError(ErrorCode.ENDED);
+    res.set('Cache-Control', 'no-store');
+    res.json(await d.challenges.create(a.info.name, userId, rule.difficulty, a.info.startMs));
+  });
+}
