@@ -152,5 +152,5 @@ export async function registeredWindow(
 
 export async function removeRedisKeys(s: Stores, name: string): Promise<void> {
   const k = activityKeys(s.prefix, name);
-  await s.redis.del(k.stock, k.info, k.buyers, k.idem, k.claimed, k.released);
+  await s.redis.del(k.stock, k.info, k.buyers, k.idem, k.claimed, k.released, k.kept);
 }
