@@ -5,11 +5,11 @@ import { solveChallenge, type Challenge } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/sha';
 import type { Redis } from 'ioredis';
 import { v7 as uuidv7 } from 'uuid';
-import { preheat } from '../../services/core/activity/preheat.js';
-import type { ActivityInfo } from '../../services/core/activity/spec.js';
+import { preheat, readActivity } from '../../services/core/activity/preheat.js';
+import { activitySpecSchema, infoFromSpec, type ActivityInfo } from '../../services/core/activity/spec.js';
 import { DEV_JWT_SECRET } from '../../services/core/config.js';
 import { activityKeys } from '../../services/core/redis/keys.js';
-import { PurchaseCode, Scripts } from '../../services/core/redis/scripts.js';
+import { PreheatCode, PurchaseCode, Scripts } from '../../services/core/redis/scripts.js';
 import { PurchaseTokens } from '../../services/seckill/purchase-token.js';
 import { liveActivity } from '../helpers/activity.js';
 import { dropAmqpPrefix, dropRedisPrefix, newRedis, randomPrefix, tokens, waitFor } from '../helpers/env.js';
@@ -62,6 +62,32 @@ async function stockOf(a: ActivityInfo) {
   const k = activityKeys(prefix, a.name);
   return { stock: await redis.get(k.stock), buyers: await redis.hlen(k.buyers) };
 }
+
+describe('spec.purchaseToken in the activity info', () => {
+  it('reaches Redis and reads back exactly as the operator compares it; dropping it drops the rule', async () => {
+    const now = Date.now();
+    const window = {
+      start: new Date(now - 60_000).toISOString(),
+      end: new Date(now + 3_600_000).toISOString(),
+    };
+    const base = { product: { sku: 'SKU-T', name: 'T', price: '1.00' }, stock: 5, window };
+    const spec = activitySpecSchema.parse({
+      ...base,
+      purchaseToken: { required: true, challenge: 'pow', difficulty: 3000 },
+    });
+    const info = infoFromSpec(`spec-${++seq}`, spec);
+    expect(info.purchaseToken).toEqual({ challenge: 'pow', difficulty: 3000 });
+    expect((await preheat(redis, prefix, info)).code).toBe(PreheatCode.CREATED);
+    expect(JSON.stringify((await readActivity(redis, prefix, info.name))?.info)).toBe(JSON.stringify(info));
+    expect((await preheat(redis, prefix, info)).code).toBe(PreheatCode.UNCHANGED);
+
+    const plain = infoFromSpec(info.name, activitySpecSchema.parse(base));
+    expect('purchaseToken' in plain).toBe(false);
+    expect((await preheat(redis, prefix, plain)).code).toBe(PreheatCode.UPDATED);
+    expect(JSON.stringify((await readActivity(redis, prefix, info.name))?.info)).toBe(JSON.stringify(plain));
+    await waitFor(async () => (await buy(plain, newUser())).status === 202, 'a purchase without a token');
+  });
+});
 
 describe('POST /seckill/:activity/token', () => {
   it('issues a short-lived token inside the window', async () => {
