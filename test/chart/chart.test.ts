@@ -185,6 +185,10 @@ it('renders no secret value and the restricted pod security fields', async () =>
     }
   }
   expect(stdout).not.toMatch(/stampede-development-secret/);
+  // One seckill process per pod: node:cluster is for a machine, pods are the HPA's.
+  const seckill = deployments.find((d) => d.metadata?.name?.endsWith('seckill'));
+  const workers = seckill?.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'SECKILL_WORKERS');
+  expect(workers?.value).toBe('1');
 });
 
 it('installs k8s/ with kustomize resources the API server accepts', async () => {
