@@ -40,8 +40,8 @@ function checkWindow(a: StoredActivity, now: number): void {
 }
 
 /**
- * `POST /seckill/:activity/token` (DESIGN §8) and `GET /seckill/:activity/challenge` (the ALTCHA challenge
- * a `pow` sale asks for). Tokens are issued only inside the window, so nobody can hold a valid purchase
+ * `POST /seckill/:activity/token` (DESIGN §8), `GET` of the same path (is a token needed, which challenge,
+ * and the server's time) and `GET /seckill/:activity/challenge` (the ALTCHA challenge a `pow` sale asks for). Tokens are issued only inside the window, so nobody can hold a valid purchase
  * before the start; a challenge can be fetched and solved during the countdown. An activity that needs no
  * token still issues one (clients may always ask); its purchases ignore it.
  */
@@ -71,6 +71,18 @@ export function mountTokenRoutes(app: Express, d: TokenRouteDeps): void {
     }
     d.tokenCounter.inc({ activity: name, outcome: 'issued' });
     res.json(d.purchaseTokens.issue(name, userId));
+  });
+
+  // What a page must do before buying, and the server's clock to count down by (no auth: it is public).
+  app.get('/seckill/:activity/token', async (req, res) => {
+    const a = await activityOf(d, req);
+    const rule = a.info.purchaseToken;
+    res.set('Cache-Control', 'no-store');
+    res.json({
+      required: Boolean(rule),
+      challenge: rule?.challenge ?? 'none',
+      serverTime: now(),
+    });
   });
 
   app.get('/seckill/:activity/challenge', async (req, res) => {

@@ -104,6 +104,20 @@ describe('POST /seckill/:activity/token', () => {
     expect(ttl).toBeLessThanOrEqual(61_000);
   });
 
+  it('GET says whether a token and which challenge a sale needs, with the server time', async () => {
+    const plain = await liveActivity(redis, prefix);
+    const pow = await liveActivity(redis, prefix, POW);
+    const before = Date.now();
+    const r = await call(s.url, `/seckill/${pow.name}/token`);
+    expect(r.body).toEqual({ required: true, challenge: 'pow', serverTime: expect.any(Number) });
+    expect(r.body.serverTime as number).toBeGreaterThanOrEqual(before);
+    expect(r.body.serverTime as number).toBeLessThanOrEqual(Date.now());
+    expect((await call(s.url, `/seckill/${plain.name}/token`)).body).toMatchObject({
+      required: false,
+      challenge: 'none',
+    });
+  });
+
   it('refuses before the start (409 NOT_STARTED), after the end (409 ENDED), while paused, and unknown sales', async () => {
     const now = Date.now();
     const upcoming = await liveActivity(redis, prefix, {
