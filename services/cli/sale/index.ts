@@ -32,7 +32,7 @@ export async function runSaleCommand(config: CommonConfig, argv: string[]): Prom
     const say = (m: string) => o.json || process.stderr.write(`${m}\n`);
     const prepared = await prepareSale(db, redis, config.prefix, new TokenService(config.jwtSecret), o);
     say(
-      `activity ${prepared.activity}: ${o.stock} units, ${o.users} shoppers × ${o.requestsPerUser} attempts, ${o.concurrency} at once`,
+      `activity ${prepared.activity}: ${o.stock} units, ${o.users} shoppers × ${o.requestsPerUser} attempts, ${o.concurrency} at once${o.purchaseToken === 'none' ? '' : `, purchase token ${o.purchaseToken}`}`,
     );
     const run = await runSale(
       o.seckillUrl,

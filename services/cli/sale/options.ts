@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { TokenMode } from './token.js';
 
 export interface SaleOptions {
   stock: number;
@@ -8,6 +9,9 @@ export interface SaleOptions {
   durationSeconds: number;
   payShare: number;
   paymentWindowSeconds: number;
+  /** spec.purchaseToken of the sale: none, required (token only) or pow (token behind an ALTCHA challenge). */
+  purchaseToken: TokenMode;
+  difficulty: number;
   json: boolean;
   report: string | null;
   seckillUrl: string;
@@ -22,6 +26,9 @@ export const SALE_USAGE = `usage: stampede sale [options]   (against the platfor
   --duration S            stop sending after S seconds (30)
   --pay-share F           share of accepted orders paid, 0..1; the rest time out (0.5)
   --payment-window S      seconds before an unpaid order closes (5)
+  --purchase-token M      none | required | pow: the sale needs a purchase token, pow behind a challenge
+                          solved in-process (none)
+  --difficulty N          proof-of-work difficulty with pow (5000)
   --json                  print one JSON object instead of the text summary
   --report FILE.html      write a self-contained HTML report with charts
   --seckill-url URL       (http://127.0.0.1:8081)   --api-url URL (http://127.0.0.1:8080)`;
@@ -46,6 +53,8 @@ export function parseSaleOptions(argv: string[]): SaleOptions {
       duration: { type: 'string' },
       'pay-share': { type: 'string' },
       'payment-window': { type: 'string' },
+      'purchase-token': { type: 'string' },
+      difficulty: { type: 'string' },
       json: { type: 'boolean' },
       report: { type: 'string' },
       'seckill-url': { type: 'string' },
@@ -54,7 +63,12 @@ export function parseSaleOptions(argv: string[]): SaleOptions {
   });
   const payShare = v['pay-share'] === undefined ? 0.5 : Number(v['pay-share']);
   if (!(payShare >= 0 && payShare <= 1)) throw new Error('--pay-share must be between 0 and 1');
+  const purchaseToken = (v['purchase-token'] ?? 'none') as TokenMode;
+  if (!['none', 'required', 'pow'].includes(purchaseToken))
+    throw new Error('--purchase-token must be none, required or pow');
   return {
+    purchaseToken,
+    difficulty: int(v.difficulty, 'difficulty', 5000, 1, 10_000_000),
     stock: int(v.stock, 'stock', 100, 0, 1_000_000),
     users: int(v.users, 'users', 1000, 1, 1_000_000),
     requestsPerUser: int(v['requests-per-user'], 'requests-per-user', 3, 1, 1000),

@@ -1,3 +1,5 @@
+import { fetchPurchaseToken, type TokenMode } from './token.js';
+
 export interface Sample {
   /** ms since the sale started */
   t: number;
@@ -5,6 +7,9 @@ export interface Sample {
   outcome: string;
   orderId?: string;
   user: number;
+  /** With a purchase token: the time spent getting it before the purchase, and of that the proof of work. */
+  tokenMs?: number;
+  solveMs?: number;
 }
 
 export interface StockPoint {
@@ -18,19 +23,37 @@ export interface SaleRun {
   seconds: number;
 }
 
-async function purchase(url: string, token: string): Promise<{ outcome: string; orderId?: string }> {
+async function purchase(
+  url: string,
+  token: string,
+  purchaseToken?: string,
+): Promise<{ outcome: string; orderId?: string }> {
+  const headers: Record<string, string> = {
+    authorization: `Bearer ${token}`,
+    'content-type': 'application/json',
+  };
+  if (purchaseToken) headers['purchase-token'] = purchaseToken;
   try {
-    const r = await fetch(url, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: '{}',
-    });
+    const r = await fetch(url, { method: 'POST', headers, body: '{}' });
     const body = (await r.json().catch(() => ({}))) as { orderId?: string; code?: string };
     if (r.status === 202 && body.orderId) return { outcome: 'accepted', orderId: body.orderId };
     return { outcome: (body.code ?? `HTTP_${r.status}`).toLowerCase() };
   } catch {
     return { outcome: 'network_error' };
   }
+}
+
+/** One attempt: with a token mode, a fresh token first (a token is spent once it reaches the stock). */
+async function attempt(
+  url: string,
+  jwt: string,
+  mode: TokenMode,
+): Promise<Omit<Sample, 't' | 'ms' | 'user'>> {
+  if (mode === 'none') return purchase(url, jwt);
+  const t = await fetchPurchaseToken(url, jwt, mode);
+  const cost = { tokenMs: t.ms, solveMs: t.solveMs };
+  if (!t.token) return { outcome: t.outcome ?? 'token_refused', ...cost };
+  return { ...(await purchase(url, jwt, t.token)), ...cost };
 }
 
 /**
@@ -41,7 +64,7 @@ export async function runSale(
   seckillUrl: string,
   activity: string,
   tokens: string[],
-  o: { requestsPerUser: number; concurrency: number; durationSeconds: number },
+  o: { requestsPerUser: number; concurrency: number; durationSeconds: number; purchaseToken?: TokenMode },
   progress: (done: number, total: number, run: SaleRun) => void,
 ): Promise<SaleRun> {
   const total = tokens.length * o.requestsPerUser;
@@ -66,8 +89,10 @@ export async function runSale(
       const i = next++;
       const user = i % tokens.length;
       const t0 = performance.now();
-      const r = await purchase(url, tokens[user] as string);
-      run.samples.push({ t: t0 - started, ms: performance.now() - t0, user, ...r });
+      const r = await attempt(url, tokens[user] as string, o.purchaseToken ?? 'none');
+      // `ms` is the purchase alone, so a protected sale's latency compares with an open one's.
+      const ms = performance.now() - t0 - (r.tokenMs ?? 0);
+      run.samples.push({ t: t0 - started, ms, user, ...r });
     }
   };
   await Promise.all(Array.from({ length: Math.min(o.concurrency, total) }, worker));

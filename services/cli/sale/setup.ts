@@ -33,6 +33,15 @@ export async function prepareSale(
       end: new Date(now + (o.durationSeconds + 600) * 1000).toISOString(),
     },
     paymentWindow: `${o.paymentWindowSeconds}s`,
+    ...(o.purchaseToken === 'none'
+      ? {}
+      : {
+          purchaseToken: {
+            required: true,
+            challenge: o.purchaseToken === 'pow' ? 'pow' : 'none',
+            difficulty: o.difficulty,
+          },
+        }),
   });
   await applyActivity(db, redis, prefix, activity, spec);
   const [rows] = await db.query(

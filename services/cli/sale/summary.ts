@@ -24,15 +24,31 @@ export interface SaleSummary {
   redisRemaining: number | null;
   invariants: { oversold: number; duplicate: number; lost: number };
   ok: boolean;
+  /**
+   * What the purchase token cost each attempt (`--purchase-token`): getting it (ms, challenge and proof of
+   * work included) and of that the proof of work alone; null for a sale without tokens.
+   */
+  purchaseToken: { mode: string; tokenMs: Quantiles; solveMs: Quantiles } | null;
+}
+
+interface Quantiles {
+  p50: number;
+  p99: number;
 }
 
 const BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, Infinity];
+
+const round = (n: number) => Math.round(n * 100) / 100;
+
+function quantiles(values: (number | undefined)[]): Quantiles {
+  const sorted = values.filter((v): v is number => v !== undefined).sort((a, b) => a - b);
+  return { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)) };
+}
 
 export function summarize(activity: string, o: SaleOptions, run: SaleRun, s: Settled): SaleSummary {
   const outcomes: Record<string, number> = {};
   for (const x of run.samples) outcomes[x.outcome] = (outcomes[x.outcome] ?? 0) + 1;
   const lat = run.samples.map((x) => x.ms).sort((a, b) => a - b);
-  const round = (n: number) => Math.round(n * 100) / 100;
   const histogram = BUCKETS.map((upToMs, i) => ({
     upToMs,
     count: lat.filter((v) => v <= upToMs && (i === 0 || v > (BUCKETS[i - 1] as number))).length,
@@ -60,6 +76,14 @@ export function summarize(activity: string, o: SaleOptions, run: SaleRun, s: Set
     redisRemaining: s.remaining,
     invariants: s.invariants,
     ok,
+    purchaseToken:
+      o.purchaseToken === 'none'
+        ? null
+        : {
+            mode: o.purchaseToken,
+            tokenMs: quantiles(run.samples.map((x) => x.tokenMs)),
+            solveMs: quantiles(run.samples.map((x) => x.solveMs)),
+          },
   };
 }
 
@@ -78,6 +102,11 @@ export function formatSummary(x: SaleSummary): string {
     '',
     `accepted ${x.accepted} of ${x.stock} in stock (units returned by payment timeouts can sell again)`,
     `latency ms  p50 ${x.latencyMs.p50}  p90 ${x.latencyMs.p90}  p99 ${x.latencyMs.p99}  max ${x.latencyMs.max}`,
+    ...(x.purchaseToken
+      ? [
+          `purchase token (${x.purchaseToken.mode}) per attempt: ms p50 ${x.purchaseToken.tokenMs.p50}  p99 ${x.purchaseToken.tokenMs.p99}, of which proof of work p50 ${x.purchaseToken.solveMs.p50}  p99 ${x.purchaseToken.solveMs.p99}`,
+        ]
+      : []),
     ...x.histogram
       .filter((h) => h.count > 0)
       .map(
