@@ -1,12 +1,14 @@
 import { ConfigError } from '../core/config.js';
 import { gracefulShutdown, listen, onSignals } from '../core/http/server.js';
 import { createLogger } from '../core/log.js';
+import { startTracing } from '../core/tracing.js';
 import { loadApiConfig } from './config.js';
 import { buildApi } from './service.js';
 
 async function main(): Promise<void> {
   const config = loadApiConfig();
   const log = createLogger('api', config.logLevel);
+  const tracing = startTracing('api', config.tracing);
   const api = buildApi(config, log);
   await api.start();
   const server = await listen(api.app, config.port);
@@ -18,7 +20,7 @@ async function main(): Promise<void> {
       server,
       delayMs: config.shutdownDelaySeconds * 1000,
       drainTimeoutMs: 25_000,
-      closers: api.closers,
+      closers: [...api.closers, { name: 'tracing', close: () => tracing.shutdown() }],
     }),
     log,
   );

@@ -3,6 +3,7 @@
  * up front and every bad one is reported together, so a misconfigured pod fails at start with one message
  * instead of failing later on the first request that needs the value.
  */
+import type { TracingConfig } from './tracing.js';
 export type Env = Record<string, string | undefined>;
 
 export const DEV_JWT_SECRET = 'stampede-development-secret-change-me-0123456789';
@@ -92,6 +93,7 @@ export interface CommonConfig {
   retryTiersMs: number[];
   /** Seconds a draining process keeps serving after readiness flips (lets the Ingress stop routing). */
   shutdownDelaySeconds: number;
+  tracing: TracingConfig;
 }
 
 export function readCommon(r: EnvReader): CommonConfig {
@@ -131,5 +133,14 @@ export function readCommon(r: EnvReader): CommonConfig {
     trustProxyHops: r.int('TRUST_PROXY_HOPS', 0, 0, 10),
     shutdownDelaySeconds: r.int('SHUTDOWN_DELAY_SECONDS', 0, 0, 120),
     retryTiersMs: r.intList('STAMPEDE_RETRY_TIERS_MS', [1000, 5000, 30000], 10, 3_600_000),
+    tracing: readTracing(r),
   };
+}
+
+/** OpenTelemetry's own variable names: unset endpoint = no tracing; the ratio samples new traces. */
+function readTracing(r: EnvReader): TracingConfig {
+  const endpoint = r.optional('OTEL_EXPORTER_OTLP_ENDPOINT');
+  if (endpoint !== undefined) r.url('OTEL_EXPORTER_OTLP_ENDPOINT', endpoint, ['http:', 'https:']);
+  const ratio = r.str('OTEL_TRACES_SAMPLER_ARG', '1', /^(0(\.\d+)?|1(\.0+)?)$/, 'a ratio from 0 to 1');
+  return { otlpEndpoint: endpoint ?? null, sampleRatio: Number(ratio) };
 }

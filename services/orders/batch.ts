@@ -6,6 +6,7 @@ import { activityKeys } from '../core/redis/keys.js';
 import { Scripts } from '../core/redis/scripts.js';
 import { parseOrderPlaced } from './message.js';
 import { persistBatch, type ActivityIds, type Outcome } from './persist.js';
+import { BatchTrace } from './tracing.js';
 
 export type Verdict =
   | { kind: 'done'; outcome: Outcome | 'stale' }
@@ -21,6 +22,25 @@ export async function processBatch(
   msgs: ConsumeMessage[],
   deps: { db: Sequelize; redis: Redis; prefix: string; ids: ActivityIds },
 ): Promise<Verdict[]> {
+  const t = BatchTrace.start(msgs);
+  if (!t) return decide(msgs, deps, null);
+  try {
+    const verdicts = await t.run(() => decide(msgs, deps, t));
+    t.end();
+    return verdicts;
+  } catch (err) {
+    t.end((err as Error).message);
+    throw err;
+  }
+}
+
+async function decide(
+  msgs: ConsumeMessage[],
+  deps: { db: Sequelize; redis: Redis; prefix: string; ids: ActivityIds },
+  t: BatchTrace | null,
+): Promise<Verdict[]> {
+  const step = <T>(name: string, indexes: number[], fn: () => Promise<T>) =>
+    t ? t.step(name, indexes, fn) : fn();
   const verdicts: Verdict[] = new Array(msgs.length);
   const valid: { i: number; order: OrderPlaced }[] = [];
   msgs.forEach((m, i) => {
@@ -29,16 +49,25 @@ export async function processBatch(
     else verdicts[i] = { kind: 'park', reason: 'malformed order.placed message', order: null };
   });
 
-  const claimed = await claimAll(valid, deps);
+  const claimed = await step(
+    'redis claim.lua',
+    valid.map((v) => v.i),
+    () => claimAll(valid, deps),
+  );
   const toWrite = valid.filter((_, k) => claimed[k]);
   valid.forEach((v, k) => {
     if (!claimed[k]) verdicts[v.i] = { kind: 'done', outcome: 'stale' };
   });
   const outcomes = toWrite.length
-    ? await persistBatch(
-        deps.db,
-        deps.ids,
-        toWrite.map((v) => v.order),
+    ? await step(
+        'postgres INSERT orders',
+        toWrite.map((v) => v.i),
+        () =>
+          persistBatch(
+            deps.db,
+            deps.ids,
+            toWrite.map((v) => v.order),
+          ),
       )
     : [];
   toWrite.forEach((v, k) => {

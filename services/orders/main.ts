@@ -1,12 +1,14 @@
 import { ConfigError } from '../core/config.js';
 import { gracefulShutdown, listen, onSignals } from '../core/http/server.js';
 import { createLogger } from '../core/log.js';
+import { startTracing } from '../core/tracing.js';
 import { loadOrdersConfig } from './config.js';
 import { buildOrders } from './service.js';
 
 async function main(): Promise<void> {
   const config = loadOrdersConfig();
   const log = createLogger('orders', config.logLevel);
+  const tracing = startTracing('orders', config.tracing);
   const orders = buildOrders(config, log);
   await orders.start();
   const server = await listen(orders.app, config.port);
@@ -18,7 +20,7 @@ async function main(): Promise<void> {
       server,
       delayMs: 0,
       drainTimeoutMs: 10_000,
-      closers: orders.closers,
+      closers: [...orders.closers, { name: 'tracing', close: () => tracing.shutdown() }],
     }),
     log,
   );

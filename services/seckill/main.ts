@@ -2,6 +2,7 @@ import { ConfigError } from '../core/config.js';
 import { isClusterWorker, runPrimary } from '../core/http/cluster.js';
 import { gracefulShutdown, listen, onSignals } from '../core/http/server.js';
 import { createLogger } from '../core/log.js';
+import { startTracing } from '../core/tracing.js';
 import { loadSeckillConfig } from './config.js';
 import { buildSeckill } from './service.js';
 
@@ -12,6 +13,7 @@ async function main(): Promise<void> {
     runPrimary({ workers: config.workers, log, stopTimeoutMs: 30_000 });
     return;
   }
+  const tracing = startTracing('seckill', config.tracing);
   const seckill = buildSeckill(config, log);
   await seckill.start();
   const server = await listen(seckill.app, config.port);
@@ -23,7 +25,7 @@ async function main(): Promise<void> {
       server,
       delayMs: config.shutdownDelaySeconds * 1000,
       drainTimeoutMs: 25_000,
-      closers: seckill.closers,
+      closers: [...seckill.closers, { name: 'tracing', close: () => tracing.shutdown() }],
     }),
     log,
   );

@@ -4,6 +4,7 @@ import type { StoredActivity } from '../core/activity/preheat.js';
 import { AppError, ErrorCode, unavailable } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { withTimeout } from '../core/timeout.js';
+import { inSpan, injectInto, SpanKind } from '../core/tracing.js';
 import type { PurchaseMetrics } from '../core/metrics.js';
 import { ROUTING, type OrderPlaced } from '../core/messaging/topology.js';
 import type { ConfirmPublisher } from '../core/messaging/publisher.js';
@@ -94,7 +95,9 @@ export class PurchaseService {
 
   private async runScript(req: PurchaseRequest, orderId: string): Promise<PurchaseResult> {
     const k = activityKeys(this.d.prefix, req.activity);
-    const call = this.d.scripts.purchase(k, req.userId, orderId, req.quantity, req.idempotencyKey, req.token);
+    const call = inSpan('redis purchase.lua', () =>
+      this.d.scripts.purchase(k, req.userId, orderId, req.quantity, req.idempotencyKey, req.token),
+    );
     try {
       return await withTimeout(call, this.d.redisTimeoutMs, 'purchase script');
     } catch (err) {
@@ -115,10 +118,17 @@ export class PurchaseService {
       requestId: req.requestId,
     };
     try {
-      await this.d.publisher.publish(ROUTING.placed, msg, {
-        messageId: r.orderId,
-        headers: { 'x-request-id': req.requestId, 'x-attempt': 0 },
-      });
+      // The publish span's context rides in the headers: the worker's span of this order is its child.
+      await inSpan(
+        'amqp publish order.placed',
+        () =>
+          this.d.publisher.publish(ROUTING.placed, msg, {
+            messageId: r.orderId,
+            headers: injectInto({ 'x-request-id': req.requestId, 'x-attempt': 0 }),
+          }),
+        { 'messaging.message.id': r.orderId },
+        SpanKind.PRODUCER,
+      );
     } catch (err) {
       this.d.log.warn(
         { reqId: req.requestId, orderId: r.orderId, err: (err as Error).message },

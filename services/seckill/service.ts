@@ -20,6 +20,7 @@ import { mountSeckillRoutes } from './routes.js';
 import { frontListener } from './front.js';
 import { clusterMetricsOf } from '../core/http/cluster.js';
 import { purchaseHandler } from './purchase-route.js';
+import { tracedPurchase } from './tracing.js';
 import { createSequelize } from '../core/db/connect.js';
 import { PurchaseTokens } from './purchase-token.js';
 import { Challenges } from './challenge.js';
@@ -83,20 +84,22 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
     config.purchaseTokenTtlSeconds * 1000,
   );
   const tokenCounter = purchaseTokenCounter(registry);
-  const purchase = purchaseHandler({
-    tokens,
-    purchases,
-    cache,
-    log,
-    recorder: new PurchaseRecorder(metrics),
-    purchaseTokens,
-    tokenRefused: (activity, outcome) => tokenCounter.inc({ activity, outcome }),
-    limits: {
-      global: new RateLimiter(config.rateGlobal),
-      perIp: new RateLimiter(config.ratePerIp),
-      perUser: new RateLimiter(config.ratePerUser),
-    },
-  });
+  const purchase = tracedPurchase(
+    purchaseHandler({
+      tokens,
+      purchases,
+      cache,
+      log,
+      recorder: new PurchaseRecorder(metrics),
+      purchaseTokens,
+      tokenRefused: (activity, outcome) => tokenCounter.inc({ activity, outcome }),
+      limits: {
+        global: new RateLimiter(config.rateGlobal),
+        perIp: new RateLimiter(config.ratePerIp),
+        perUser: new RateLimiter(config.ratePerUser),
+      },
+    }),
+  );
   const app = createHttpApp(http);
   mountTokenRoutes(app, {
     tokens,

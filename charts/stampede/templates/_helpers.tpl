@@ -110,6 +110,14 @@ spec:
               value: {{ $root.Values.shutdown.delaySeconds | quote }}
             - name: TRUST_PROXY_HOPS
               value: {{ $root.Values.trustProxyHops | quote }}
+            {{- with $root.Values.tracing }}
+            {{- if .otlpEndpoint }}
+            - name: OTEL_EXPORTER_OTLP_ENDPOINT
+              value: {{ .otlpEndpoint | quote }}
+            - name: OTEL_TRACES_SAMPLER_ARG
+              value: {{ .sampleRatio | quote }}
+            {{- end }}
+            {{- end }}
             {{- range $name, $value := merge (deepCopy (default dict $v.env)) $root.Values.env }}
             - name: {{ $name }}
               value: {{ $value | quote }}
