@@ -14,6 +14,7 @@ import { loadSeckillConfig } from '../services/seckill/config.js';
 import { dropBenchPrefix } from './cleanup.js';
 import { serve } from './load.js';
 import { startPlatform } from './platform.js';
+import { otlpSink } from './otlp-sink.js';
 import { preflight } from './preflight.js';
 import {
   broken,
@@ -29,7 +30,7 @@ import { ensureWrk, wrk, writeTokens, type WrkResult } from './wrk.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
-/** BENCH_ONLY: a comma list of worker, hello, sale, soldout, ok (empty: everything). */
+/** BENCH_ONLY: a comma list of worker, hello, sale, soldout, ok, traced (empty: everything). */
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
 const wanted = (part: string) =>
   ONLY.length === 0 || ONLY.includes(part) || (ONLY.includes('http') && part !== 'worker');
@@ -41,6 +42,18 @@ async function hello(mode: string, path: string, tokensFile: string): Promise<Wr
     return await wrk({ url: s.url, path, tokensFile, connections: CONNECTIONS, durationSeconds: DURATION });
   } finally {
     s.child.kill('SIGKILL');
+  }
+}
+
+async function onPlatform<T>(
+  env: Record<string, string>,
+  fn: (seckillUrl: string) => Promise<T>,
+): Promise<T> {
+  const platform = await startPlatform(env);
+  try {
+    return await fn(`http://127.0.0.1:${platform.ports.seckill}`);
+  } finally {
+    await platform.stop();
   }
 }
 
@@ -86,6 +99,11 @@ function report(
     ['ok_rps', f(okRps)],
     ['ok_p99_ms', f(p.ok?.load.p99Ms)],
     ['ok_drain_s', f(p.ok?.drainSeconds)],
+    ['sale_traced_rps', f(p.sale_traced?.load.rps)],
+    [
+      'ratio_sale_traced_vs_untraced',
+      f(p.sale && p.sale_traced ? p.sale_traced.load.rps / p.sale.load.rps : 0),
+    ],
     ['ratio_sale_vs_bare', ratio(p.sale?.load.rps)],
     ['ratio_soldout_vs_bare', ratio(p.soldout?.load.rps)],
     ['ratio_ok_vs_bare', ratio(okRps)],
@@ -130,22 +148,36 @@ async function main(): Promise<void> {
       hellos.bare = await hello('bare', '/', helloTokens);
       hellos.express = await hello('express', '/hello', helloTokens);
     }
+    const base = {
+      db,
+      redis,
+      prefix: config.prefix,
+      tokens,
+      connections: CONNECTIONS,
+      durationSeconds: DURATION,
+      dir,
+    };
+    const platformEnv = { STAMPEDE_PREFIX: config.prefix, DATABASE_SCHEMA: schema };
     if (wanted('sale') || wanted('soldout') || wanted('ok')) {
-      const platform = await startPlatform({ STAMPEDE_PREFIX: config.prefix, DATABASE_SCHEMA: schema });
+      p = await onPlatform(platformEnv, (seckillUrl) => purchases({ ...base, seckillUrl }));
+    }
+    if (wanted('traced')) {
+      // The sale again with tracing on at a 1% sample, exporting to a local sink (the cost of tracing).
+      const sink = await otlpSink();
+      const traced = {
+        ...platformEnv,
+        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
+        OTEL_TRACES_SAMPLER_ARG: '0.01',
+      };
       try {
-        const seckillUrl = `http://127.0.0.1:${platform.ports.seckill}`;
-        p = await purchases({
-          db,
-          redis,
-          prefix: config.prefix,
-          tokens,
-          seckillUrl,
-          connections: CONNECTIONS,
-          durationSeconds: DURATION,
-          dir,
+        p.sale_traced = await onPlatform(traced, async (seckillUrl) => {
+          const c = { ...base, seckillUrl };
+          await createActivity(c, WARM_ACTIVITY, 100_000_000);
+          const crowd = await signTokens(tokens, 20_000, 't');
+          return purchaseScenario(c, { activity: 'bench-sale-traced', stock: 1000, shoppers: crowd });
         });
       } finally {
-        await platform.stop();
+        sink.close();
       }
     }
   } finally {
