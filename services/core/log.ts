@@ -11,7 +11,7 @@ export function createLogger(service: string, level = 'info'): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     // A line written inside a traced request or batch names its trace (W3C ids), to jump from log to trace.
-    mixin: logIds,
+    mixin: () => logIds(),
     redact: { paths: ['req.headers.authorization', 'authorization', 'password'], censor: '[redacted]' },
   });
 }

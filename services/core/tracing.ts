@@ -5,6 +5,7 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  TraceFlags,
   type Context,
   type Link,
   type Span,
@@ -17,6 +18,7 @@ import {
   BasicTracerProvider,
   BatchSpanProcessor,
   ParentBasedSampler,
+  AlwaysOnSampler,
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
 
@@ -40,42 +42,86 @@ export interface TracingConfig {
 }
 
 let enabled = false;
+let ratio = 1;
 
 /** True once a process started tracing: instrumented code skips all span work otherwise. */
 export const tracingEnabled = (): boolean => enabled;
+
+export interface TracingOptions {
+  /**
+   * Active-context tracking (AsyncLocalStorage) for implicit parents and log ids. Its promise hooks slow
+   * every promise of the process, so the seckill hot path runs without it and passes contexts explicitly
+   * (and decides sampling itself, see `sampledParent`).
+   */
+  contextManager?: boolean;
+}
 
 /**
  * Traces go out over OTLP/HTTP only when an endpoint is configured; without one nothing is installed and the
  * API stays the no-op it is by default, so untraced processes pay nothing on the hot path.
  */
-export function startTracing(service: string, c: TracingConfig): { shutdown(): Promise<void> } {
+export function startTracing(
+  service: string,
+  c: TracingConfig,
+  o: TracingOptions = {},
+): { shutdown(): Promise<void> } {
   if (!c.otlpEndpoint) return { shutdown: () => Promise.resolve() };
+  const manager = o.contextManager ?? true;
   const exporter = new OTLPTraceExporter({ url: `${c.otlpEndpoint.replace(/\/$/, '')}/v1/traces` });
   const provider = new BasicTracerProvider({
     resource: resourceFromAttributes({ 'service.name': `stampede-${service}` }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(c.sampleRatio) }),
+    // Without a context manager the caller samples roots itself (sampledParent): the SDK keeps them.
+    sampler: new ParentBasedSampler({
+      root: manager ? new TraceIdRatioBasedSampler(c.sampleRatio) : new AlwaysOnSampler(),
+    }),
     spanProcessors: [new BatchSpanProcessor(exporter, { scheduledDelayMillis: 500 })],
   });
   trace.setGlobalTracerProvider(provider);
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  if (manager) context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   enabled = true;
+  ratio = c.sampleRatio;
   return { shutdown: () => provider.shutdown() };
 }
 
 export const tracer = () => trace.getTracer('stampede');
 
-/** Runs `fn` in a child span of the active one (or just runs it when tracing is off). */
+/**
+ * For a request on a path without active-context tracking: the parent to trace it under, or null to leave
+ * it untraced (tracing off, an unsampled caller, or not drawn by the sample ratio). A 1% sample thus costs
+ * the other 99% one random draw, and a sampled caller's trace is always followed.
+ */
+export function sampledParent(headers: Record<string, unknown>): Context | null {
+  if (!enabled) return null;
+  if (headers.traceparent === undefined) return Math.random() < ratio ? ROOT_CONTEXT : null;
+  const parent = propagation.extract(ROOT_CONTEXT, headers);
+  const sc = trace.getSpanContext(parent);
+  return sc && (sc.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED ? parent : null;
+}
+
+export interface SpanOptions {
+  attributes?: Record<string, string | number>;
+  kind?: SpanKind;
+  /** An explicit parent (paths without active-context tracking); default the active context. */
+  parent?: Context;
+}
+
+/** Runs `fn` in a child span (or just runs it when tracing is off); `fn` gets the span's context. */
 export async function inSpan<T>(
   name: string,
-  fn: () => Promise<T>,
-  attributes: Record<string, string | number> = {},
-  kind: SpanKind = SpanKind.CLIENT,
+  fn: (ctx: Context) => Promise<T>,
+  o: SpanOptions = {},
 ): Promise<T> {
-  if (!enabled) return fn();
-  const span = tracer().startSpan(name, { kind, attributes });
+  if (!enabled) return fn(ROOT_CONTEXT);
+  const parent = o.parent ?? context.active();
+  const span = tracer().startSpan(
+    name,
+    { kind: o.kind ?? SpanKind.CLIENT, attributes: o.attributes ?? {} },
+    parent,
+  );
+  const ctx = trace.setSpan(parent, span);
   try {
-    return await context.with(trace.setSpan(context.active(), span), fn);
+    return await (o.parent ? fn(ctx) : context.with(ctx, () => fn(ctx)));
   } catch (err) {
     span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
     throw err;
@@ -84,9 +130,12 @@ export async function inSpan<T>(
   }
 }
 
-/** The active span's context as W3C headers (`traceparent`, `tracestate`), added to `headers`. */
-export function injectInto(headers: Record<string, unknown>): Record<string, unknown> {
-  if (enabled) propagation.inject(context.active(), headers);
+/** The context's span as W3C headers (`traceparent`, `tracestate`), added to `headers`. */
+export function injectInto(
+  headers: Record<string, unknown>,
+  ctx: Context = context.active(),
+): Record<string, unknown> {
+  if (enabled) propagation.inject(ctx, headers);
   return headers;
 }
 
@@ -95,9 +144,9 @@ export function extractFrom(headers: Record<string, unknown> | undefined): Conte
   return headers ? propagation.extract(ROOT_CONTEXT, headers) : ROOT_CONTEXT;
 }
 
-/** `trace_id` and `span_id` of the active span for log lines (empty when there is none). */
-export function logIds(): Record<string, string> {
-  const span = enabled ? trace.getSpan(context.active()) : undefined;
+/** `trace_id` and `span_id` of a context's span (the active one by default) for log lines. */
+export function logIds(ctx?: Context): Record<string, string> {
+  const span = enabled ? trace.getSpan(ctx ?? context.active()) : undefined;
   if (!span) return {};
   const c = span.spanContext();
   return { trace_id: c.traceId, span_id: c.spanId };

@@ -13,7 +13,7 @@ async function main(): Promise<void> {
     runPrimary({ workers: config.workers, log, stopTimeoutMs: 30_000 });
     return;
   }
-  const tracing = startTracing('seckill', config.tracing);
+  const tracing = startTracing('seckill', config.tracing, { contextManager: false });
   const seckill = buildSeckill(config, log);
   await seckill.start();
   const server = await listen(seckill.app, config.port);

@@ -5,6 +5,7 @@ import { AppError, ErrorCode } from '../core/errors.js';
 import { readSmallJson } from '../core/http/body.js';
 import { answerError, sendJson } from '../core/http/problem.js';
 import type { Logger } from '../core/log.js';
+import { logIds, type Context } from '../core/tracing.js';
 import type { PurchaseRecorder } from '../core/metrics.js';
 import { ACTIVITY_NAME } from '../core/redis/keys.js';
 import type { ActivityCache } from './activity-cache.js';
@@ -40,6 +41,8 @@ export interface HotRequest {
   id: string;
   ip: string;
   path: string;
+  /** The request's trace context when it is traced (seckill/tracing.ts); absent otherwise. */
+  trace?: Context;
 }
 
 const MAX_QUANTITY = 1000;
@@ -141,6 +144,7 @@ export function purchaseHandler(d: PurchaseRouteDeps): (h: HotRequest) => Promis
       idempotencyKey: key,
       requestId: h.id,
       token,
+      ...(h.trace ? { trace: h.trace } : {}),
     });
   };
   return async (h) => {
@@ -149,7 +153,11 @@ export function purchaseHandler(d: PurchaseRouteDeps): (h: HotRequest) => Promis
     try {
       sendJson(h.res, 202, await run(h));
     } catch (err) {
-      outcome = answerError(d.log, h.res, err, { reqId: h.id, path: h.path }).code.toLowerCase();
+      outcome = answerError(d.log, h.res, err, {
+        reqId: h.id,
+        path: h.path,
+        ids: logIds(h.trace),
+      }).code.toLowerCase();
     }
     // Only known activities become label values: a scan of random names cannot add series.
     const activity = d.cache.known(h.name) ? h.name : 'unknown';

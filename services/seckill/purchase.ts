@@ -4,7 +4,7 @@ import type { StoredActivity } from '../core/activity/preheat.js';
 import { AppError, ErrorCode, unavailable } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { withTimeout } from '../core/timeout.js';
-import { inSpan, injectInto, SpanKind } from '../core/tracing.js';
+import { inSpan, injectInto, logIds, SpanKind, type Context } from '../core/tracing.js';
 import type { PurchaseMetrics } from '../core/metrics.js';
 import { ROUTING, type OrderPlaced } from '../core/messaging/topology.js';
 import type { ConfirmPublisher } from '../core/messaging/publisher.js';
@@ -27,6 +27,8 @@ export interface PurchaseRequest {
   requestId: string;
   /** The purchase token for the script (purchase-route.ts); absent when the sale needs none. */
   token?: PurchaseTokenArg;
+  /** The request's trace context when it is traced; the script and publish spans hang below it. */
+  trace?: Context;
 }
 
 export interface Accepted {
@@ -95,9 +97,9 @@ export class PurchaseService {
 
   private async runScript(req: PurchaseRequest, orderId: string): Promise<PurchaseResult> {
     const k = activityKeys(this.d.prefix, req.activity);
-    const call = inSpan('redis purchase.lua', () =>
-      this.d.scripts.purchase(k, req.userId, orderId, req.quantity, req.idempotencyKey, req.token),
-    );
+    const run = () =>
+      this.d.scripts.purchase(k, req.userId, orderId, req.quantity, req.idempotencyKey, req.token);
+    const call = req.trace ? inSpan('redis purchase.lua', run, { parent: req.trace }) : run();
     try {
       return await withTimeout(call, this.d.redisTimeoutMs, 'purchase script');
     } catch (err) {
@@ -119,19 +121,21 @@ export class PurchaseService {
     };
     try {
       // The publish span's context rides in the headers: the worker's span of this order is its child.
-      await inSpan(
-        'amqp publish order.placed',
-        () =>
-          this.d.publisher.publish(ROUTING.placed, msg, {
-            messageId: r.orderId,
-            headers: injectInto({ 'x-request-id': req.requestId, 'x-attempt': 0 }),
-          }),
-        { 'messaging.message.id': r.orderId },
-        SpanKind.PRODUCER,
-      );
+      const send = (ctx?: Context) =>
+        this.d.publisher.publish(ROUTING.placed, msg, {
+          messageId: r.orderId,
+          headers: withTrace({ 'x-request-id': req.requestId, 'x-attempt': 0 }, ctx),
+        });
+      await (req.trace
+        ? inSpan('amqp publish order.placed', send, {
+            parent: req.trace,
+            kind: SpanKind.PRODUCER,
+            attributes: { 'messaging.message.id': r.orderId },
+          })
+        : send());
     } catch (err) {
       this.d.log.warn(
-        { reqId: req.requestId, orderId: r.orderId, err: (err as Error).message },
+        { reqId: req.requestId, orderId: r.orderId, err: (err as Error).message, ...logIds(req.trace) },
         'publish failed',
       );
       // A replay must not undo the original request's unit: only a fresh purchase is rolled back here.
@@ -166,3 +170,7 @@ export function rejectByInfo(a: StoredActivity, quantity: number, now: number): 
     throw new AppError(ErrorCode.LIMIT_EXCEEDED, `at most ${a.info.maxPerUser} per user`);
   }
 }
+
+/** The publish span's context rides in the headers: the worker's span of this order is its child. */
+const withTrace = (headers: Record<string, unknown>, ctx?: Context) =>
+  ctx ? injectInto(headers, ctx) : headers;

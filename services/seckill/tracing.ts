@@ -1,24 +1,18 @@
-import {
-  context,
-  extractFrom,
-  SpanKind,
-  SpanStatusCode,
-  trace,
-  tracer,
-  tracingEnabled,
-} from '../core/tracing.js';
+import type { Context } from '../core/tracing.js';
+import { sampledParent, SpanKind, SpanStatusCode, trace, tracer } from '../core/tracing.js';
 import type { HotRequest } from './purchase-route.js';
 
 type Handler = (h: HotRequest) => Promise<void>;
 
 /**
- * The purchase as a server span that starts or continues the caller's W3C `traceparent`; the script and
- * the publish are its children. Without tracing the handler is returned as it is: nothing on the hot path.
+ * The purchase as a server span that continues a sampled caller's W3C `traceparent` or starts a sampled
+ * root; the script and the publish are its children (through `HotRequest.trace`, passed explicitly: the
+ * hot path runs without active-context tracking). An untraced request costs one random draw.
  */
 export function tracedPurchase(handler: Handler): Handler {
-  if (!tracingEnabled()) return handler;
   return async (h) => {
-    const parent = extractFrom(h.req.headers as Record<string, unknown>);
+    const parent = sampledParent(h.req.headers as Record<string, unknown>);
+    if (parent === null) return handler(h);
     const span = tracer().startSpan(
       'POST /seckill/:activity',
       {
@@ -31,8 +25,9 @@ export function tracedPurchase(handler: Handler): Handler {
       },
       parent,
     );
+    const ctx: Context = trace.setSpan(parent, span);
     try {
-      await context.with(trace.setSpan(parent, span), () => handler(h));
+      await handler({ ...h, trace: ctx });
     } finally {
       span.setAttribute('http.response.status_code', h.res.statusCode);
       if (h.res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });

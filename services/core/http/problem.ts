@@ -67,11 +67,11 @@ export function answerError(
   log: Logger,
   res: ServerResponse,
   err: unknown,
-  at: { reqId: string; path: string },
+  at: { reqId: string; path: string; ids?: Record<string, string> },
 ): AppError {
   const e = toAppError(err);
   if (e.httpStatus >= 500) {
-    log.error({ reqId: at.reqId, err: e.cause ?? err, code: e.code, path: at.path }, e.message);
+    log.error({ reqId: at.reqId, err: e.cause ?? err, code: e.code, path: at.path, ...at.ids }, e.message);
   }
   if (!res.headersSent) sendProblem(res, e);
   return e;
