@@ -2,8 +2,8 @@
 // any that does not and how to start it), builds if needed, migrates, then runs every service as its own
 // supervised process: one that dies is logged and restarted with back-off; Ctrl-C stops them all cleanly.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { staleBuild } from './stale-build.mjs';
 import { connect } from 'node:net';
 import { availableParallelism } from 'node:os';
 
@@ -11,7 +11,13 @@ const root = new URL('..', import.meta.url).pathname;
 // On one machine every shopper comes from 127.0.0.1: a per-IP limit would only throttle the demo.
 const env = { SECKILL_RATE_PER_IP: '0', ...process.env };
 const SERVICES = [
-  { name: 'api', main: 'dist/services/api/main.js', port: env.API_PORT ?? '8080' },
+  {
+    name: 'api',
+    main: 'dist/services/api/main.js',
+    port: env.API_PORT ?? '8080',
+    // The storefront at / calls /seckill/… on its own origin; without an Ingress the api passes them on.
+    env: { SECKILL_URL: env.SECKILL_URL ?? `http://127.0.0.1:${env.SECKILL_PORT ?? '8081'}` },
+  },
   { name: 'seckill', main: 'dist/services/seckill/main.js', port: env.SECKILL_PORT ?? '8081' },
   { name: 'orders', main: 'dist/services/orders/main.js', port: env.ORDERS_PORT ?? '8082' },
 ];
@@ -74,7 +80,7 @@ function supervise(svc, attempt = 0) {
   const child = spawn(process.execPath, [...NODE_ARGS, svc.main], {
     cwd: root,
     stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-    env: { ...env, PORT: svc.port },
+    env: { ...env, ...svc.env, PORT: svc.port },
   });
   const started = Date.now();
   children.set(svc.name, child);
@@ -107,36 +113,8 @@ function stopAll(signal) {
   }, 100);
 }
 
-/** Newest modification time of the files a build reads (sources, Lua, configs), in ms. */
-function newestSource(dir) {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (/\.(ts|lua|json|ya?ml|sql)$/.test(entry.name) && !entry.name.endsWith('.test.ts'))
-      newest = Math.max(newest, statSync(path).mtimeMs);
-  }
-  return newest;
-}
-
-/** Why dist/ must be (re)built, or null when it is current: a stale build must never run silently. */
-function staleBuild() {
-  const stamp = `${root}dist/.build-stamp`;
-  if (!existsSync(stamp)) return 'no build yet';
-  if (env.STAMPEDE_BUILD === '1') return 'STAMPEDE_BUILD=1';
-  const built = statSync(stamp).mtimeMs;
-  const inputs = ['services', 'operator', 'bench'].filter((d) => existsSync(`${root}${d}`));
-  const newest = Math.max(
-    ...inputs.map((d) => newestSource(`${root}${d}`)),
-    ...['tsconfig.json', 'tsconfig.build.json', 'package-lock.json'].map(
-      (f) => statSync(`${root}${f}`).mtimeMs,
-    ),
-  );
-  return newest > built ? 'sources changed since the last build' : null;
-}
-
 await checkDependencies();
-const why = staleBuild();
+const why = staleBuild(root, env);
 if (why) {
   console.log(`stampede: building (${why})`);
   runOnce(['scripts/build.mjs'], 'build');
@@ -153,4 +131,5 @@ for (const s of present) {
   const note = s.name === 'seckill' ? `, ${seckillWorkers} worker processes` : '';
   console.log(`  ${s.name.padEnd(8)} http://127.0.0.1:${s.port}  (health /healthz, metrics /metrics${note})`);
 }
+if (present.some((s) => s.name === 'api')) console.log(`  storefront http://127.0.0.1:${SERVICES[0].port}/`);
 console.log('  Ctrl-C stops everything');
