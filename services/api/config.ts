@@ -11,6 +11,8 @@ export interface ApiConfig extends CommonConfig {
   /** Login and register attempts per client IP per minute. */
   authRatePerMinute: number;
   refreshTokenTtlSeconds: number;
+  /** SECKILL_URL: where the storefront's `/seckill/…` calls go when no Ingress routes them (npm start). */
+  seckillUrl: string | null;
 }
 
 export function loadApiConfig(env: Env = process.env): ApiConfig {
@@ -27,6 +29,9 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     r.problems.push('ADMIN_EMAIL and ADMIN_PASSWORD: set both or neither');
   if (password !== undefined && password.length < 12)
     r.problems.push('ADMIN_PASSWORD: at least 12 characters');
+  const seckillUrl = r.optional('SECKILL_URL') ?? null;
+  if (seckillUrl !== null && !/^http:\/\/[^/]+\/?$/.test(seckillUrl))
+    r.problems.push('SECKILL_URL: an http://host:port URL');
   const config: ApiConfig = {
     ...common,
     port: r.int('PORT', 8080, 0, 65535),
@@ -35,6 +40,7 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     admin: email && password ? { email, password } : null,
     authRatePerMinute: r.int('API_AUTH_RATE_PER_MINUTE', 20),
     refreshTokenTtlSeconds: r.int('REFRESH_TOKEN_TTL_SECONDS', 7 * 24 * 3600, 60, 90 * 24 * 3600),
+    seckillUrl,
   };
   r.done();
   return config;

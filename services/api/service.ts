@@ -16,6 +16,7 @@ import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
 import { catalogRoutes } from './routes/catalog.js';
 import { orderRoutes, webhookRoutes } from './routes/orders.js';
+import { seckillProxy, storefrontRoutes } from './storefront.js';
 
 export interface Api {
   app: Express;
@@ -40,6 +41,7 @@ export function buildApi(config: ApiConfig, log: Logger): Api {
   const http = { log, registry, readiness, trustProxyHops: config.trustProxyHops };
   const app = createHttpApp(http);
   app.use(helmet());
+  if (config.seckillUrl) app.use('/seckill', seckillProxy(config.seckillUrl));
   // The webhook verifies its signature over the raw bytes: mounted before the JSON parser.
   app.use('/api/payments', webhookRoutes(db, config.webhookSecret, config.webhookToleranceSeconds));
   app.use(express.json({ limit: '16kb', strict: true }));
@@ -47,6 +49,7 @@ export function buildApi(config: ApiConfig, log: Logger): Api {
   app.use('/api', catalogRoutes(db, redis, config.prefix));
   app.use('/api/orders', orderRoutes(db, tokens));
   app.use('/api/admin', adminRoutes(db, redis, config.prefix, tokens));
+  app.use(storefrontRoutes());
   finish(app, http);
   const probe = setInterval(() => {
     db.authenticate().then(
