@@ -27,5 +27,18 @@ for (const top of ['services', 'operator']) {
   }
 }
 
+// The storefront (web/, served by the api at `/`): typechecked, then bundled by Vite into dist/web with
+// content-hashed asset names (the api caches those for a year and never index.html).
+execFileSync(join(root, 'node_modules/.bin/tsc'), ['-p', join(root, 'web/tsconfig.json')], {
+  stdio: 'inherit',
+});
+const { build } = await import('vite');
+await build({
+  root: join(root, 'web'),
+  configFile: false,
+  logLevel: 'warn',
+  build: { outDir: join(root, 'dist/web'), emptyOutDir: true, manifest: true, target: 'es2022' },
+});
+
 // `npm start` compares this stamp with the sources' times and rebuilds a stale dist/.
 writeFileSync(join(root, 'dist', '.build-stamp'), `${new Date().toISOString()}\n`);
