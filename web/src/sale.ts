@@ -1,0 +1,230 @@
+// One sale's page: the countdown by the server's clock, the buy button enabled exactly at the start, the
+// challenge (pow sales, solved while the shopper waits), the purchase, then paying before the deadline.
+import { pay, purchase, settledOrder, type Order, type TokenNeeds } from './buy.js';
+import { announce, countdown, h, show, when } from './dom.js';
+import { ApiError, authedFetch, call, serverNow, session, syncClock } from './http.js';
+import { priceLine, stockLine, type Activity } from './views.js';
+
+type Stock = { remaining: number | null; status: string };
+type Held = { orderId: string; order?: Order };
+
+interface AltchaWidget extends HTMLElement {
+  configure(c: Record<string, unknown>): Promise<void>;
+  reset(): void;
+  verify(): Promise<unknown>;
+}
+
+/** The widget is loaded only for a sale that asks for proof of work: nothing of it before the buy button. */
+function challengeBox(activity: string): { el: HTMLElement; solve: () => Promise<string> } {
+  const el = h(
+    'div',
+    { class: 'challenge' },
+    h('p', { class: 'muted' }, 'This sale checks that you are not a bot.'),
+  );
+  let payload: string | null = null;
+  let waiting: ((p: string) => void) | null = null;
+  const widget = document.createElement('altcha-widget') as AltchaWidget;
+  widget.addEventListener('verified', (ev) => {
+    const p = (ev as CustomEvent<{ payload: string }>).detail.payload;
+    if (waiting) {
+      waiting(p);
+      waiting = null;
+    } else payload = p;
+  });
+  el.append(widget);
+  void import('altcha').then(() =>
+    widget.configure({
+      challenge: `/seckill/${encodeURIComponent(activity)}/challenge`,
+      fetch: authedFetch,
+      auto: 'onload',
+    }),
+  );
+  const solve = (): Promise<string> => {
+    if (payload) {
+      const p = payload;
+      payload = null;
+      return Promise.resolve(p);
+    }
+    return new Promise((resolve) => {
+      waiting = resolve;
+      widget.reset();
+      void widget.verify();
+    });
+  };
+  return { el, solve };
+}
+
+function state(a: Activity, stock: Stock, now: number): string {
+  if (a.paused || stock.status === 'paused') return 'paused';
+  if (now >= Date.parse(a.window.end)) return 'ended';
+  if (now < Date.parse(a.window.start)) return 'upcoming';
+  if (stock.remaining !== null && stock.remaining <= 0) return 'sold_out';
+  return 'live';
+}
+
+const STATE_TEXT: Record<string, string> = {
+  paused: 'This sale is paused.',
+  ended: 'This sale has ended.',
+  sold_out: 'Sold out.',
+  live: 'Live now.',
+};
+
+/** Renders the sale and keeps it current; returns what stops its timers when the shopper leaves. */
+export async function saleView(main: HTMLElement, name: string): Promise<() => void> {
+  const base = `/seckill/${encodeURIComponent(name)}`;
+  const [a, needs] = await Promise.all([
+    call<Activity>(`/api/activities/${encodeURIComponent(name)}`),
+    call<TokenNeeds>(`${base}/token`),
+    syncClock(name),
+  ]);
+  let stock: Stock = { remaining: a.stock.remaining, status: a.status };
+  let held: Held | null = null;
+  let busy = false;
+  let closedReason = '';
+  if (session.email) {
+    held = await call<{ orderId: string }>(`${base}/result`, { auth: true }).catch(() => null);
+  }
+  const clock = h('p', { class: 'clock', role: 'timer', 'aria-live': 'off' });
+  const status = h('p', { class: 'status', role: 'status' });
+  const stockText = h('p', {}, stockLine(a));
+  const button = h('button', { type: 'button', class: 'buy', disabled: true }, 'Buy now');
+  const orderBox = h('section', { class: 'order', 'aria-labelledby': 'order-h' });
+  const challenge = needs.challenge === 'pow' && session.email ? challengeBox(name) : null;
+  const login = session.email
+    ? null
+    : h('p', {}, h('a', { href: `#/login?next=${encodeURIComponent(location.hash)}` }, 'Log in'), ' to buy.');
+
+  const say = (m: string) => {
+    status.textContent = m;
+    announce(m);
+  };
+  const renderOrder = () => {
+    if (!held) return orderBox.replaceChildren();
+    const o = held.order;
+    const left = o ? Date.parse(o.paymentDeadline) - serverNow() : 0;
+    const open = o?.status === 'pending_payment' && left > 0;
+    const payBtn = open
+      ? h('button', { type: 'button', class: 'pay', onclick: () => void doPay() }, 'Pay now')
+      : null;
+    const label = !o
+      ? 'being confirmed…'
+      : o.status === 'pending_payment' && left <= 0
+        ? 'closed'
+        : o.status.replace('_', ' ');
+    const parts = [
+      h('h2', { id: 'order-h' }, 'Your order'),
+      h('p', {}, `Order ${held.orderId.slice(0, 8)}… is ${label}.`),
+      open ? h('p', { class: 'deadline' }, `Pay within ${countdown(left)}`) : null,
+      !open && o?.status === 'pending_payment'
+        ? h('p', {}, closedReason || 'The payment window has closed.')
+        : null,
+      payBtn,
+    ];
+    orderBox.replaceChildren(...parts.filter((p): p is NonNullable<typeof p> => p !== null));
+  };
+  const doPay = async () => {
+    if (!held?.order) return;
+    try {
+      await pay(held.orderId);
+      held.order = { ...held.order, status: 'paid' };
+      say('Paid. Thank you!');
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'ORDER_CLOSED') {
+        held.order = { ...held.order, status: 'closed' };
+        closedReason = 'The payment window closed before the payment.';
+      }
+      say(err instanceof ApiError ? err.message : 'Payment failed; try again.');
+    }
+    renderOrder();
+  };
+  const follow = async (orderId: string) => {
+    held = { orderId };
+    renderOrder();
+    held.order = await settledOrder(name, orderId);
+    say(
+      held.order.status === 'pending_payment'
+        ? 'Order confirmed. Pay before the deadline.'
+        : `Order ${held.order.status}.`,
+    );
+    renderOrder();
+  };
+  const buy = async () => {
+    busy = true;
+    tick();
+    try {
+      const id = await purchase(name, needs, { say, solve: () => challenge?.solve() ?? Promise.resolve('') });
+      say('Order placed! Waiting for confirmation…');
+      await follow(id);
+    } catch (err) {
+      if (
+        err instanceof ApiError &&
+        err.code === 'ALREADY_PURCHASED' &&
+        typeof err.body.orderId === 'string'
+      ) {
+        await follow(err.body.orderId);
+      } else {
+        if (err instanceof ApiError && err.code === 'SOLD_OUT') stock = { ...stock, remaining: 0 };
+        say(err instanceof ApiError ? err.message : 'Something went wrong; try again.');
+      }
+    } finally {
+      busy = false;
+      tick();
+    }
+  };
+  button.addEventListener('click', () => void buy());
+
+  function tick(): void {
+    const now = serverNow();
+    const s = state(a, stock, now);
+    const start = Date.parse(a.window.start);
+    clock.textContent =
+      s === 'upcoming'
+        ? `Starts in ${countdown(start - now)}`
+        : s === 'live'
+          ? `Ends in ${countdown(Date.parse(a.window.end) - now)}`
+          : '';
+    if (!busy && !held && s !== 'upcoming' && status.dataset.state !== s) {
+      status.dataset.state = s;
+      say(STATE_TEXT[s] ?? '');
+    }
+    button.disabled = busy || Boolean(held) || !session.email || s !== 'live';
+    button.textContent = held ? 'Purchased' : s === 'sold_out' ? 'Sold out' : 'Buy now';
+    stockText.textContent = stockLine({ ...a, stock: { ...a.stock, remaining: stock.remaining } });
+    if (held?.order) renderOrder();
+  }
+  // Enabled exactly at the start by the server's clock, not at the next tick.
+  const untilStart = Date.parse(a.window.start) - serverNow();
+  const startTimer = untilStart > 0 ? setTimeout(tick, untilStart) : undefined;
+  const ticker = setInterval(tick, 250);
+  const poller = setInterval(() => {
+    void call<Stock>(`${base}/stock`).then(
+      (s) => (stock = s),
+      () => undefined,
+    );
+  }, 2000);
+
+  show(
+    main,
+    a.product.name,
+    priceLine(a),
+    stockText,
+    h(
+      'p',
+      { class: 'muted' },
+      `${when(a.window.start)} – ${when(a.window.end)} · at most ${a.maxPerUser} per shopper`,
+    ),
+    clock,
+    status,
+    challenge?.el,
+    login,
+    button,
+    orderBox,
+  );
+  tick();
+  if (held) void follow(held.orderId).catch(() => undefined);
+  return () => {
+    clearTimeout(startTimer);
+    clearInterval(ticker);
+    clearInterval(poller);
+  };
+}
