@@ -1,0 +1,290 @@
+// The storefront in a real browser (Debian's Chromium, headless, driven by playwright-core) against the
+// platform `npm start` runs: a shopper registers, waits for a sale that opens 10 s later (a pow sale: the
+// ALTCHA widget solves its challenge meanwhile), buys when the button comes alive, sees the order and pays;
+// a second shopper sees it sold out; a shopper on a throttled network whose first answer is lost gets the
+// same order on the retry. Every view passes axe-core (no serious or critical violation) at 360 px and
+// 1280 px, and is screenshotted at both widths into SHOTS (printed at the end; look at them).
+import { execFile } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import axe from 'axe-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { waitFor } from '../helpers/env.js';
+import { ROOT_ADMIN, startPlatform, type Platform } from '../helpers/platform.js';
+
+const SHOTS = join(tmpdir(), 'stampede-storefront-shots');
+const BIN = new URL('../../bin/stampede.js', import.meta.url).pathname;
+const PASSWORD = 'shopper-password-0123';
+const WIDTHS = [360, 1280];
+let p: Platform;
+let browser: Browser;
+let base: string;
+let seq = 0;
+
+/** The page's localStorage, as seen from callbacks that run in the browser. */
+interface Store {
+  getItem(k: string): string | null;
+  setItem(k: string, v: string): void;
+}
+
+beforeAll(async () => {
+  rmSync(SHOTS, { recursive: true, force: true });
+  mkdirSync(SHOTS, { recursive: true });
+  p = await startPlatform({ API_AUTH_RATE_PER_MINUTE: '0', SECKILL_WORKERS: '1' });
+  base = `http://127.0.0.1:${p.ports.api}`;
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}, 120_000);
+afterAll(async () => {
+  await browser?.close();
+  await p?.cleanup();
+  console.log(`storefront screenshots: ${SHOTS}`);
+});
+
+async function json<T>(path: string, init: RequestInit & { token?: string } = {}): Promise<T> {
+  const headers = new Headers(init.headers);
+  if (init.token) headers.set('authorization', `Bearer ${init.token}`);
+  if (init.body) headers.set('content-type', 'application/json');
+  const r = await fetch(base + path, { ...init, headers });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${r.status} ${text}`);
+  return JSON.parse(text) as T;
+}
+
+const loginApi = (email: string, password: string) =>
+  json<{ accessToken: string; refreshToken: string }>('/api/auth/login', {
+    method: 'POST',
+    body: JSON.stringify({ email, password }),
+  });
+
+/** A sale through the admin API (the same effect as `stampede apply`: preheated at once). */
+async function createSale(startsInMs: number, stock: number, purchaseToken?: unknown): Promise<string> {
+  const name = `web-${Date.now().toString(36)}-${++seq}`;
+  const { accessToken } = await loginApi(ROOT_ADMIN.email, ROOT_ADMIN.password);
+  const start = Date.now() + startsInMs;
+  await json(`/api/admin/activities/${name}`, {
+    method: 'PUT',
+    token: accessToken,
+    body: JSON.stringify({
+      product: { sku: `SKU-${name}`, name: `Phone ${seq}`, originalPrice: '7999.00', price: '4999.00' },
+      stock,
+      window: { start: new Date(start).toISOString(), end: new Date(start + 600_000).toISOString() },
+      paymentWindow: '120s',
+      ...(purchaseToken ? { purchaseToken } : {}),
+    }),
+  });
+  return name;
+}
+
+/** A shopper registered through the API and logged in the way the page keeps a session. */
+async function shopper(ctx: BrowserContext): Promise<string> {
+  const email = `shopper-${Date.now()}-${++seq}@example.test`;
+  await json('/api/auth/register', { method: 'POST', body: JSON.stringify({ email, password: PASSWORD }) });
+  const { refreshToken } = await loginApi(email, PASSWORD);
+  await ctx.addInitScript(
+    ([r, e]) => {
+      const store = (globalThis as unknown as { localStorage: Store }).localStorage;
+      if (!store.getItem('stampede.refresh')) {
+        store.setItem('stampede.refresh', r as string);
+        store.setItem('stampede.email', e as string);
+      }
+    },
+    [refreshToken, email],
+  );
+  return email;
+}
+
+/** axe-core at both widths (no serious or critical violation) and a screenshot at each. */
+async function check(page: Page, view: string): Promise<void> {
+  for (const width of WIDTHS) {
+    await page.setViewportSize({ width, height: width < 600 ? 780 : 900 });
+    await page.screenshot({ path: join(SHOTS, `${view}-${width}.png`), fullPage: true });
+    if (!(await page.evaluate(() => 'axe' in globalThis))) await page.evaluate(axe.source);
+    const result = (await page.evaluate(
+      "axe.run(document, { resultTypes: ['violations'] })",
+    )) as axe.AxeResults;
+    const bad = result.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => ({ view, width, id: v.id, nodes: v.nodes.map((n) => n.target.join(' ')) }));
+    expect(bad).toEqual([]);
+  }
+}
+
+const buyButton = (page: Page) => page.getByRole('button', { name: /buy now|sold out|purchased/i });
+
+it('serves the storefront at / with hashed, long-cached assets and an uncached index.html', async () => {
+  const index = await fetch(`${base}/`);
+  expect(index.status).toBe(200);
+  expect(index.headers.get('cache-control')).toBe('no-cache');
+  const html = await index.text();
+  const asset = /src="(\/assets\/[^"]+-[\w-]{8}\.js)"/.exec(html)?.[1];
+  expect(asset).toBeDefined();
+  const js = await fetch(`${base}${asset}`);
+  expect(js.status).toBe(200);
+  expect(js.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+  expect((await fetch(`${base}/.vite/manifest.json`)).status).toBe(404);
+});
+
+it('register, wait for the start, buy behind a proof of work, pay; a second shopper sees sold out', async () => {
+  const ctx = await browser.newContext({ viewport: { width: 360, height: 780 } });
+  const page = await ctx.newPage();
+  await page.goto(`${base}/#/login`);
+  await page.getByRole('heading', { level: 1, name: /log in/i }).waitFor();
+  await check(page, 'login');
+  const email = `buyer-${Date.now()}@example.test`;
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.getByRole('button', { name: `Log out ${email}` }).waitFor();
+
+  const sale = await createSale(10_000, 1, { required: true, challenge: 'pow', difficulty: 2000 });
+  const start = Date.parse(
+    (await json<{ window: { start: string } }>(`/api/activities/${sale}`)).window.start,
+  );
+  await page.goto(`${base}/#/`);
+  await page.reload();
+  await page.getByRole('link', { name: /Phone/ }).first().waitFor();
+  await check(page, 'sales');
+  await page.goto(`${base}/#/sale/${sale}`);
+  await page.getByText(/Starts in/).waitFor();
+  await check(page, 'sale-upcoming');
+
+  // Disabled at every look before the start, enabled once it passed.
+  const looks: { at: number; disabled: boolean }[] = [];
+  await waitFor(
+    async () => {
+      const disabled = await buyButton(page).isDisabled();
+      looks.push({ at: Date.now(), disabled });
+      return !disabled;
+    },
+    'buy button enabled',
+    30_000,
+  );
+  expect(looks.filter((l) => l.at < start - 1000).every((l) => l.disabled)).toBe(true);
+  expect(looks.filter((l) => l.at < start - 1000).length).toBeGreaterThan(10);
+  await check(page, 'sale-live');
+
+  await buyButton(page).click();
+  const payNow = page.getByRole('button', { name: 'Pay now' });
+  await payNow.waitFor({ timeout: 30_000 });
+  await expect(page.getByText(/Pay within/).textContent()).resolves.toMatch(/\d\d:\d\d/);
+  await check(page, 'sale-pay');
+  await payNow.click();
+  await page.getByText(/is paid/).waitFor();
+  await check(page, 'sale-paid');
+
+  await page.goto(`${base}/#/orders`);
+  await page.getByRole('cell', { name: 'paid' }).waitFor();
+  await check(page, 'orders');
+
+  const other = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await shopper(other);
+  const late = await other.newPage();
+  await late.goto(`${base}/#/sale/${sale}`);
+  await late.getByRole('button', { name: 'Sold out' }).waitFor();
+  expect(await late.getByRole('button', { name: 'Sold out' }).isDisabled()).toBe(true);
+  await check(late, 'sale-sold-out');
+  await other.close();
+  await ctx.close();
+}, 180_000);
+
+it('a shopper on a slow network whose first answer is lost retries with the same key: the same order', async () => {
+  const sale = await createSale(0, 5, { required: true });
+  const ctx = await browser.newContext({ viewport: { width: 360, height: 780 } });
+  await shopper(ctx);
+  const page = await ctx.newPage();
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', {
+    offline: false,
+    latency: 400,
+    downloadThroughput: 50 * 1024,
+    uploadThroughput: 25 * 1024,
+  });
+  const keys: string[] = [];
+  let first: { orderId?: string } | null = null;
+  await page.route(`**/seckill/${sale}`, async (route) => {
+    if (route.request().method() !== 'POST') return route.continue();
+    keys.push(route.request().headers()['idempotency-key'] ?? '');
+    if (first) return route.continue();
+    // The purchase reaches the server and is accepted; its answer never reaches the page.
+    const answer = await route.fetch();
+    first = (await answer.json()) as { orderId?: string };
+    return route.abort('connectionreset');
+  });
+  await page.goto(`${base}/#/sale/${sale}`);
+  const buy = page.getByRole('button', { name: 'Buy now' });
+  await waitFor(async () => buy.isEnabled(), 'buy enabled', 30_000);
+  await buy.click();
+  await page.getByRole('button', { name: 'Pay now' }).waitFor({ timeout: 60_000 });
+  expect(first).toMatchObject({ orderId: expect.any(String) });
+  expect(keys.length).toBeGreaterThanOrEqual(2);
+  expect(new Set(keys).size).toBe(1);
+  const orderId = (first as unknown as { orderId: string }).orderId;
+  await expect(page.getByText(`Order ${orderId.slice(0, 8)}…`).textContent()).resolves.toContain('pending');
+  const token = await page.evaluate(() =>
+    (globalThis as unknown as { localStorage: Store }).localStorage.getItem('stampede.refresh'),
+  );
+  const { accessToken } = await json<{ accessToken: string }>('/api/auth/refresh', {
+    method: 'POST',
+    body: JSON.stringify({ refreshToken: token }),
+  });
+  const orders = await json<{ items: { id: string }[] }>('/api/orders', { token: accessToken });
+  expect(orders.items.map((o) => o.id)).toEqual([orderId]);
+  await ctx.close();
+}, 120_000);
+
+it('stampede sale runs a protected sale: tokens behind a proof of work, and says what they cost', async () => {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      BIN,
+      'sale',
+      '--json',
+      '--stock',
+      '20',
+      '--users',
+      '100',
+      '--requests-per-user',
+      '2',
+      '--concurrency',
+      '16',
+      '--payment-window',
+      '10',
+      '--purchase-token',
+      'pow',
+      '--difficulty',
+      '2000',
+      '--seckill-url',
+      `http://127.0.0.1:${p.ports.seckill}`,
+      '--api-url',
+      base,
+    ],
+    { env: { ...process.env, STAMPEDE_PREFIX: p.prefix, DATABASE_SCHEMA: p.schema }, maxBuffer: 8 << 20 },
+  );
+  const summary = JSON.parse(stdout) as {
+    invariants: Record<string, number>;
+    accepted: number;
+    outcomes: Record<string, number>;
+    purchaseToken: { mode: string; tokenMs: { p50: number }; solveMs: { p50: number } };
+  };
+  expect(summary.invariants).toEqual({ oversold: 0, duplicate: 0, lost: 0 });
+  expect(summary.accepted).toBeGreaterThanOrEqual(20);
+  expect(Object.keys(summary.outcomes).filter((o) => o.startsWith('token_'))).toEqual([]);
+  expect(summary.purchaseToken.mode).toBe('pow');
+  expect(summary.purchaseToken.tokenMs.p50).toBeGreaterThan(0);
+  expect(summary.purchaseToken.solveMs.p50).toBeGreaterThan(0);
+}, 180_000);
