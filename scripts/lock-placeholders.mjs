@@ -10,8 +10,14 @@ let added = 0;
 for (const [key, pkg] of Object.entries(lock.packages)) {
   for (const [name, version] of Object.entries(pkg.optionalDependencies ?? {})) {
     const base = key === '' ? 'node_modules/' : `${key}/node_modules/`;
-    if (lock.packages[`${base}${name}`] || lock.packages[`node_modules/${name}`]) continue;
-    lock.packages[`node_modules/${name}`] = { version, optional: true, os: ['none'] };
+    const present = lock.packages[`${base}${name}`] ?? lock.packages[`node_modules/${name}`];
+    // A placeholder written with the range as its version (earlier versions of this script) is mended.
+    if (present && !(present.os?.[0] === 'none' && /^[\^~>=]/.test(String(present.version)))) continue;
+    // The entry needs a version that satisfies the range (`npm ci` refuses a range as a version).
+    const exact = String(version)
+      .replace(/^[\^~>=v\s]+/, '')
+      .split(/[\s|]/)[0];
+    lock.packages[`node_modules/${name}`] = { version: exact, optional: true, os: ['none'] };
     added++;
   }
 }
