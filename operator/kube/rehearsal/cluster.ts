@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { metricsApiObjects, MetricsServer } from './metrics.js';
-import { freePort, httpsStatus, launch, stopProc, until, type Proc } from './proc.js';
+import { freePort, httpsStatus, launch, repoRoot, stopProc, until, type Proc } from './proc.js';
 
 /**
  * A whole control plane on this machine without containers: etcd, kube-apiserver, kube-controller-manager,
@@ -20,7 +20,7 @@ export interface RehearsalOptions {
   dir?: string;
 }
 
-const BIN = new URL('../../../.tools/bin/', import.meta.url).pathname;
+const BIN = join(repoRoot(), '.tools/bin');
 const READY_MS = 120_000;
 export const FAKE_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
 

@@ -7,6 +7,8 @@ import { RehearsalCluster } from './cluster.js';
 import { loadClusterConfig, type ClusterConfig } from './config.js';
 import { installChart, startOperators, type Operators } from './stack.js';
 
+let stopping = false;
+
 async function install(cluster: RehearsalCluster, c: ClusterConfig): Promise<Operators | null> {
   if (!c.install) return null;
   const platform = { DATABASE_URL: c.databaseUrl, REDIS_URL: c.redisUrl, STAMPEDE_PREFIX: c.prefix };
@@ -21,7 +23,9 @@ async function install(cluster: RehearsalCluster, c: ClusterConfig): Promise<Ope
   if (c.operators === 0) return null;
   const ops = await startOperators(cluster, rel, platform, c.operators);
   for (const p of ops.procs)
-    p.child.once('exit', (code) => console.error(`${p.name} exited (${code}); its last output:\n${p.log()}`));
+    p.child.once('exit', (code) => {
+      if (!stopping) console.error(`${p.name} exited (${code}); its last output:\n${p.log()}`);
+    });
   console.log(`operator: ${c.operators} processes, leader ${await ops.leader()}`);
   return ops;
 }
@@ -40,7 +44,6 @@ async function main(): Promise<void> {
     `rehearsal cluster ready in ${Date.now() - t0} ms: ${c.nodes} kwok nodes, HPA sync ${c.hpaSyncPeriod}`,
   );
   let ops: Operators | null = null;
-  let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;

@@ -1,12 +1,23 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+
+/** The checkout's root: the nearest directory above this file with a package.json (from src or dist/). */
+export function repoRoot(): string {
+  let dir = dirname(new URL(import.meta.url).pathname);
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+}
 
 /** The processes of the rehearsal cluster: spawned with a tail of their log kept for error messages. */
 export interface Proc {
   name: string;
   child: ChildProcess;
   log(): string;
+  /** Set when the process could not be started (a missing binary: run `npm run tools`). */
+  error?: Error;
 }
 
 export async function freePort(): Promise<number> {
@@ -24,7 +35,9 @@ export function launch(name: string, bin: string, args: string[], env?: NodeJS.P
   const keep = (c: Buffer) => (tail = (tail + c.toString()).slice(-20_000));
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  return { name, child, log: () => tail };
+  const proc: Proc = { name, child, log: () => tail };
+  child.on('error', (err) => (proc.error = err));
+  return proc;
 }
 
 /** The HTTP status of a GET over TLS (the components serve self-signed certificates); 0 if unreachable. */
@@ -50,6 +63,7 @@ export async function until(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await probe().catch(() => false))) {
+    if (proc?.error) throw new Error(`${what}: ${proc.name} did not start: ${proc.error.message}`);
     if (proc && proc.child.exitCode !== null)
       throw new Error(`${what}: ${proc.name} exited with ${proc.child.exitCode}\n${proc.log()}`);
     if (Date.now() > deadline)
@@ -61,7 +75,7 @@ export async function until(
 /** SIGTERM, then SIGKILL after 10 s; resolves once the process exited. */
 export async function stopProc(p: Proc | null | undefined): Promise<void> {
   const child = p?.child;
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  if (!child || p?.error || child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import type { RehearsalCluster } from './cluster.js';
 import { inheritedEnv } from './config.js';
-import { launch, stopProc, until, type Proc } from './proc.js';
+import { launch, repoRoot, stopProc, until, type Proc } from './proc.js';
 
 /**
  * The Stampede chart and operator in a rehearsal cluster: `helm install --wait` of charts/stampede (kwok
@@ -13,7 +13,7 @@ import { launch, stopProc, until, type Proc } from './proc.js';
  * mode, with the identity of the chart's own ServiceAccount (so the chart's RBAC is what they are allowed).
  */
 const run = promisify(execFile);
-const ROOT = new URL('../../../', import.meta.url).pathname;
+const ROOT = repoRoot();
 export const HELM = join(ROOT, '.tools/bin/helm');
 export const KUBECTL = join(ROOT, '.tools/bin/kubectl');
 export const CHART = join(ROOT, 'charts/stampede');
