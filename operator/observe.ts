@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../services/core/redis/client.js';
 import { QueryTypes, type Sequelize } from 'sequelize';
 import { applyActivity } from '../services/core/activity/apply.js';
 import { readActivity } from '../services/core/activity/preheat.js';
@@ -11,7 +11,7 @@ import type { Observed } from './reconcile/status.js';
 
 export interface Stores {
   db: Sequelize;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
 }
 

@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis/client.js';
 import type { Registry } from 'prom-client';
 import type { Sequelize } from 'sequelize';
 import { TokenService } from '../core/auth/jwt.js';
@@ -23,7 +23,7 @@ export interface Api {
   readiness: Readiness;
   registry: Registry;
   db: Sequelize;
-  redis: Redis;
+  redis: RedisClient;
   start(): Promise<void>;
   closers: { name: string; close: () => Promise<unknown> }[];
 }
@@ -31,7 +31,7 @@ export interface Api {
 export function buildApi(config: ApiConfig, log: Logger): Api {
   const registry = createRegistry('api');
   const db = createSequelize({ url: config.databaseUrl, log, schema: config.databaseSchema });
-  const redis = createRedis({ url: config.redisUrl, log, name: 'api', commandTimeoutMs: 1000 });
+  const redis = createRedis({ target: config.redis, log, name: 'api', commandTimeoutMs: 1000 });
   const tokens = new TokenService(config.jwtSecret, config.jwtSecretPrevious);
   const auth = new AuthService(db, tokens, config.refreshTokenTtlSeconds);
   let dbReady = false;

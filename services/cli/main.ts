@@ -47,7 +47,7 @@ async function runApply(config: CliConfig, args: string[]): Promise<void> {
   const manifests = parseManifests(readFileSync(file === '-' ? 0 : file, 'utf8'));
   const log = createLogger('cli', 'warn');
   const db = createSequelize({ url: config.databaseUrl, log, schema: config.databaseSchema });
-  const redis = createRedis({ url: config.redisUrl, log, name: 'cli' });
+  const redis = createRedis({ target: config.redis, log, name: 'cli' });
   try {
     for (const m of manifests) {
       const r = await applyActivity(db, redis, config.prefix, m.name, m.spec, { force });

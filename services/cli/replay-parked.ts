@@ -1,5 +1,5 @@
 import amqp, { type ConfirmChannel, type GetMessage } from 'amqplib';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis/client.js';
 import { createLogger } from '../core/log.js';
 import {
   declareOrderTopology,
@@ -36,7 +36,7 @@ function activityOption(args: string[]): string | undefined {
 export async function replayParked(config: CliConfig, args: string[]): Promise<Tally> {
   const only = activityOption(args);
   const topology = orderTopology(config.prefix, config.retryTiersMs);
-  const redis = createRedis({ url: config.redisUrl, log: createLogger('cli', 'warn'), name: 'cli' });
+  const redis = createRedis({ target: config.redis, log: createLogger('cli', 'warn'), name: 'cli' });
   const conn = await amqp.connect(config.amqpUrl);
   const tally: Tally = { replayed: 0, notHeld: 0, left: 0 };
   try {
@@ -64,7 +64,7 @@ export async function replayParked(config: CliConfig, args: string[]): Promise<T
 async function replayOne(
   ch: ConfirmChannel,
   t: OrderTopology,
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   m: GetMessage,
   only: string | undefined,

@@ -4,6 +4,7 @@
  * instead of failing later on the first request that needs the value.
  */
 import type { TracingConfig } from './tracing.js';
+import { parseHostPorts, type RedisTarget } from './redis/target.js';
 export type Env = Record<string, string | undefined>;
 
 export const DEV_JWT_SECRET = 'stampede-development-secret-change-me-0123456789';
@@ -82,7 +83,10 @@ export interface CommonConfig {
   databaseUrl: string;
   /** Postgres schema holding Stampede's tables (tests run each suite in its own). */
   databaseSchema: string;
+  /** REDIS_URL as given (or its default); the clients are built from `redis`, which may ignore it. */
   redisUrl: string;
+  /** One server, Sentinel or Cluster (redis/target.ts): what every Redis client of the process uses. */
+  redis: RedisTarget;
   amqpUrl: string;
   jwtSecret: string;
   /** JWT_SECRET_PREVIOUS: the key before a rotation, accepted for one token lifetime (tokens carry kid). */
@@ -120,6 +124,7 @@ export function readCommon(r: EnvReader): CommonConfig {
       'a lower-case SQL identifier',
     ),
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    redis: readRedis(r),
     amqpUrl: r.url('AMQP_URL', 'amqp://guest:guest@127.0.0.1:5672', ['amqp:', 'amqps:']),
     jwtSecret,
     jwtSecretPrevious,
@@ -135,6 +140,56 @@ export function readCommon(r: EnvReader): CommonConfig {
     retryTiersMs: r.intList('STAMPEDE_RETRY_TIERS_MS', [1000, 5000, 30000], 10, 3_600_000),
     tracing: readTracing(r),
   };
+}
+
+/**
+ * REDIS_SENTINELS (+ REDIS_SENTINEL_NAME) or REDIS_CLUSTER_NODES replace REDIS_URL (DESIGN §8); both at once
+ * is refused. Credentials of the data nodes: REDIS_USERNAME/REDIS_PASSWORD (REDIS_TLS=true for TLS), of the
+ * Sentinels: REDIS_SENTINEL_PASSWORD. REDIS_WAIT_REPLICAS (default 1 with Sentinel, else 0): replicas that
+ * must hold an accepted purchase before it is answered (docs/redis.md); Cluster mode cannot route WAIT.
+ */
+function readRedis(r: EnvReader): RedisTarget {
+  const sentinelsRaw = r.optional('REDIS_SENTINELS');
+  const clusterRaw = r.optional('REDIS_CLUSTER_NODES');
+  const waitTimeoutMs = r.int('REDIS_WAIT_TIMEOUT_MS', 500, 10, 60_000);
+  const hostPorts = (name: string, raw: string) => {
+    const list = parseHostPorts(raw);
+    if (!list) r.problems.push(`${name}=${JSON.stringify(raw)}: expected host:port,host:port,…`);
+    return list ?? [];
+  };
+  const auth = {
+    username: r.optional('REDIS_USERNAME'),
+    password: r.optional('REDIS_PASSWORD'),
+    tls: r.str('REDIS_TLS', 'false', /^(true|false)$/, 'true or false') === 'true',
+  };
+  if (sentinelsRaw !== undefined && clusterRaw !== undefined)
+    r.problems.push('REDIS_SENTINELS and REDIS_CLUSTER_NODES: set one of them, not both');
+  if (sentinelsRaw !== undefined) {
+    const name = r.optional('REDIS_SENTINEL_NAME');
+    if (name === undefined) r.problems.push('REDIS_SENTINEL_NAME: required with REDIS_SENTINELS');
+    return {
+      mode: 'sentinel',
+      sentinels: hostPorts('REDIS_SENTINELS', sentinelsRaw),
+      name: name ?? '',
+      sentinelPassword: r.optional('REDIS_SENTINEL_PASSWORD'),
+      auth,
+      waitReplicas: r.int('REDIS_WAIT_REPLICAS', 1, 0, 10),
+      waitTimeoutMs,
+    };
+  }
+  if (clusterRaw !== undefined) {
+    if (r.int('REDIS_WAIT_REPLICAS', 0, 0, 10) > 0)
+      r.problems.push('REDIS_WAIT_REPLICAS: not supported with REDIS_CLUSTER_NODES (WAIT has no slot)');
+    return {
+      mode: 'cluster',
+      nodes: hostPorts('REDIS_CLUSTER_NODES', clusterRaw),
+      auth,
+      waitReplicas: 0,
+      waitTimeoutMs,
+    };
+  }
+  const url = r.str('REDIS_URL', 'redis://127.0.0.1:6379');
+  return { mode: 'single', url, waitReplicas: r.int('REDIS_WAIT_REPLICAS', 0, 0, 10), waitTimeoutMs };
 }
 
 /** OpenTelemetry's own variable names: unset endpoint = no tracing; the ratio samples new traces. */

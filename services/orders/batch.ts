@@ -1,5 +1,5 @@
 import type { ConsumeMessage } from 'amqplib';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis/client.js';
 import type { Sequelize } from 'sequelize';
 import type { OrderPlaced } from '../core/messaging/topology.js';
 import { activityKeys } from '../core/redis/keys.js';
@@ -20,7 +20,7 @@ export type Verdict =
  */
 export async function processBatch(
   msgs: ConsumeMessage[],
-  deps: { db: Sequelize; redis: Redis; prefix: string; ids: ActivityIds },
+  deps: { db: Sequelize; redis: RedisClient; prefix: string; ids: ActivityIds },
 ): Promise<Verdict[]> {
   const t = BatchTrace.start(msgs);
   if (!t) return decide(msgs, deps, null);
@@ -36,7 +36,7 @@ export async function processBatch(
 
 async function decide(
   msgs: ConsumeMessage[],
-  deps: { db: Sequelize; redis: Redis; prefix: string; ids: ActivityIds },
+  deps: { db: Sequelize; redis: RedisClient; prefix: string; ids: ActivityIds },
   t: BatchTrace | null,
 ): Promise<Verdict[]> {
   const step = <T>(name: string, indexes: number[], fn: () => Promise<T>) =>
@@ -82,7 +82,7 @@ async function decide(
 
 async function claimAll(
   valid: { order: OrderPlaced }[],
-  deps: { redis: Redis; prefix: string },
+  deps: { redis: RedisClient; prefix: string },
 ): Promise<boolean[]> {
   const scripts = new Scripts(deps.redis);
   const byActivity = new Map<string, number[]>();

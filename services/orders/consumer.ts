@@ -1,5 +1,5 @@
 import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis/client.js';
 import type { Sequelize } from 'sequelize';
 import { isInfrastructureError } from '../core/db/connect.js';
 import type { Logger } from '../core/log.js';
@@ -16,7 +16,7 @@ import { returnOwedUnits } from './stock-return.js';
 
 export interface ConsumerDeps {
   db: Sequelize;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   topology: OrderTopology;
   metrics: OrderMetrics;
@@ -31,7 +31,7 @@ export interface ConsumerDeps {
  * A dependency we cannot reach, or a Postgres refusal about Postgres itself (lock or statement timeout,
  * deadlock, failover to read-only…): the batch goes back to the queue untouched and consuming pauses.
  */
-export function isOutage(err: unknown, redis: Redis): boolean {
+export function isOutage(err: unknown, redis: RedisClient): boolean {
   const msg = String((err as Error)?.message ?? err);
   return (
     isInfrastructureError(err) ||
@@ -183,7 +183,7 @@ export class OrderConsumer {
       this.d.metrics.oversellRefused.inc();
       this.d.metrics.closed.inc({ reason: 'oversell_refused' });
       this.d.log.error(
-        'Postgres refused an oversell: Redis sold more than total_stock; the order is failed and its unit returned',
+        'Postgres refused an oversell: RedisClient sold more than total_stock; the order is failed and its unit returned',
       );
     }
   }

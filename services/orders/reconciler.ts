@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis/client.js';
 import { QueryTypes, type Sequelize } from 'sequelize';
 import type { Logger } from '../core/log.js';
 import type { OrderMetrics } from '../core/metrics.js';
@@ -11,7 +11,7 @@ import { Scripts } from '../core/redis/scripts.js';
 
 export interface ReconcileDeps {
   db: Sequelize;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   publisher: ConfirmPublisher;
   metrics: OrderMetrics;

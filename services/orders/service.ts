@@ -1,5 +1,5 @@
 import type { Express } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis/client.js';
 import type { Registry } from 'prom-client';
 import type { Sequelize } from 'sequelize';
 import { createSequelize } from '../core/db/connect.js';
@@ -21,7 +21,7 @@ export interface Orders {
   readiness: Readiness;
   registry: Registry;
   db: Sequelize;
-  redis: Redis;
+  redis: RedisClient;
   consumer: OrderConsumer;
   start(): Promise<void>;
   closers: { name: string; close: () => Promise<unknown> }[];
@@ -47,7 +47,7 @@ export function buildOrders(config: OrdersConfig, log: Logger): Orders {
   const registry = createRegistry('orders');
   const metrics = orderMetrics(registry);
   const db = createSequelize({ url: config.databaseUrl, log, schema: config.databaseSchema });
-  const redis = createRedis({ url: config.redisUrl, log, name: 'orders', commandTimeoutMs: 3000 });
+  const redis = createRedis({ target: config.redis, log, name: 'orders', commandTimeoutMs: 3000 });
   const topology = orderTopology(config.prefix, config.retryTiersMs);
   const amqp = new AmqpConnection({ url: config.amqpUrl, log, setup: (ch) => verifyTopology(ch, topology) });
   const publisher = new ConfirmPublisher(amqp, topology.exchange, 5000);

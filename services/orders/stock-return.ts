@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis/client.js';
 import { QueryTypes, type Sequelize } from 'sequelize';
 import { activityKeys, stockEventsChannel } from '../core/redis/keys.js';
 import { Scripts } from '../core/redis/scripts.js';
@@ -16,7 +16,7 @@ interface Owed {
  */
 export async function returnOwedUnits(
   db: Sequelize,
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   limit = 500,
 ): Promise<number> {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis/client.js';
 import { readActivity, type StoredActivity } from '../core/activity/preheat.js';
 import { unavailable } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
@@ -27,7 +27,7 @@ export class ActivityCache {
   private readonly probing = new Set<string>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly log: Logger,
     private readonly timeoutMs: number,
@@ -107,7 +107,7 @@ export class ActivityCache {
   }
 
   /** Subscribes `sub` (a dedicated connection) to stock events; a resubscribe forgets every flag. */
-  async subscribe(sub: Redis): Promise<void> {
+  async subscribe(sub: RedisClient): Promise<void> {
     const channel = stockEventsChannel(this.prefix);
     sub.on('message', (ch: string, activity: string) => {
       if (ch === channel) this.invalidate(activity);

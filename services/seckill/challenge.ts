@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { createChallenge, randomInt, verifySolution, type Challenge, type Payload } from 'altcha-lib';
 import { deriveKey } from 'altcha-lib/algorithms/sha';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis/client.js';
 import { AppError, ErrorCode } from '../core/errors.js';
 
 /** How long a challenge may be solved and redeemed, counted from the later of now and the sale's start. */
@@ -23,7 +23,7 @@ export class Challenges {
 
   constructor(
     jwtSecret: string,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
     private readonly now: () => number = Date.now,
   ) {

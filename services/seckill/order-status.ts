@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis/client.js';
 import { QueryTypes, type Sequelize } from 'sequelize';
 import type { TokenService } from '../core/auth/jwt.js';
 import { AppError, ErrorCode, unavailable } from '../core/errors.js';
@@ -36,7 +36,7 @@ export function postgresOrderStatus(db: Sequelize): OrderStatusSource {
 
 export interface ResultDeps {
   tokens: TokenService;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   orderStatus?: OrderStatusSource;
   redisTimeoutMs: number;

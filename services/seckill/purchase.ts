@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis/client.js';
 import { v7 as uuidv7 } from 'uuid';
 import type { StoredActivity } from '../core/activity/preheat.js';
 import { AppError, ErrorCode, unavailable } from '../core/errors.js';
@@ -39,7 +39,7 @@ export interface Accepted {
 }
 
 export interface PurchaseDeps {
-  redis: Redis;
+  redis: RedisClient;
   scripts: Scripts;
   cache: ActivityCache;
   publisher: ConfirmPublisher;

@@ -1,5 +1,5 @@
 import type { Express } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis/client.js';
 import type { StoredActivity } from '../core/activity/preheat.js';
 import type { TokenService } from '../core/auth/jwt.js';
 import { AppError, ErrorCode, unavailable } from '../core/errors.js';
@@ -19,7 +19,7 @@ export type OrderStatusSource = (
 export interface SeckillRouteDeps {
   tokens: TokenService;
   cache: ActivityCache;
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   /** The purchase handler the front listener also calls (see front.ts). */
   purchase: (h: HotRequest) => Promise<void>;

@@ -1,6 +1,6 @@
 import type { RequestListener } from 'node:http';
 import type { Express } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../core/redis/client.js';
 import type { Registry } from 'prom-client';
 import { TokenService } from '../core/auth/jwt.js';
 import { createHttpApp, finish, Readiness } from '../core/http/app.js';
@@ -32,7 +32,7 @@ export interface Seckill {
   express: Express;
   readiness: Readiness;
   registry: Registry;
-  redis: Redis;
+  redis: RedisClient;
   amqp: AmqpConnection;
   /** Connects the broker and the stock-event subscription; resolves even when a dependency is down. */
   start(): Promise<void>;
@@ -43,8 +43,8 @@ export interface Seckill {
 export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
   const registry = createRegistry('seckill');
   const metrics = purchaseMetrics(registry);
-  const redis = createRedis({ url: config.redisUrl, log, name: 'seckill', autoPipelining: true });
-  const sub = createRedis({ url: config.redisUrl, log, name: 'seckill-events' });
+  const redis = createRedis({ target: config.redis, log, name: 'seckill', autoPipelining: true });
+  const sub = createRedis({ target: config.redis, log, name: 'seckill-events' });
   const topology = orderTopology(config.prefix, config.retryTiersMs);
   const amqp = new AmqpConnection({
     url: config.amqpUrl,

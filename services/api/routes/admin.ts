@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../core/redis/client.js';
 import type { Sequelize } from 'sequelize';
 import { z } from 'zod';
 import { applyActivity } from '../../core/activity/apply.js';
@@ -14,7 +14,7 @@ import { parse } from '../validate.js';
 const putQuery = z.object({ force: z.enum(['true', 'false']).default('false') }).strict();
 
 /** `PUT /api/admin/activities/:activity`: a SeckillActivity spec, with the effect of `stampede apply`. */
-export function adminRoutes(db: Sequelize, redis: Redis, prefix: string, tokens: TokenService): Router {
+export function adminRoutes(db: Sequelize, redis: RedisClient, prefix: string, tokens: TokenService): Router {
   const r = Router();
   r.use(authenticate(tokens), requireAdmin);
   r.put('/activities/:activity', async (req, res) => {

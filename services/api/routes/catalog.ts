@@ -1,5 +1,6 @@
 import { Router } from 'express';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../core/redis/client.js';
+import { getMany } from '../../core/redis/multi-key.js';
 import { QueryTypes, type Sequelize } from 'sequelize';
 import { z } from 'zod';
 import { AppError, ErrorCode } from '../../core/errors.js';
@@ -34,7 +35,7 @@ const uuid = z.string().uuid();
 const phase = (a: ActivityRow, now: number): string =>
   now < a.start_time.getTime() ? 'upcoming' : now < a.end_time.getTime() ? 'live' : 'ended';
 
-export function catalogRoutes(db: Sequelize, redis: Redis, prefix: string): Router {
+export function catalogRoutes(db: Sequelize, redis: RedisClient, prefix: string): Router {
   const r = Router();
 
   r.get('/products', async (req, res) => {
@@ -73,9 +74,10 @@ export function catalogRoutes(db: Sequelize, redis: Redis, prefix: string): Rout
 
   const view = async (rows: ActivityRow[]) => {
     const remaining = rows.length
-      ? await redis
-          .mget(...rows.map((a) => activityKeys(prefix, a.name).stock))
-          .catch(() => rows.map(() => null))
+      ? await getMany(
+          redis,
+          rows.map((a) => activityKeys(prefix, a.name).stock),
+        ).catch(() => rows.map(() => null))
       : [];
     const now = Date.now();
     return rows.map((a, i) => ({

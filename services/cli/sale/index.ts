@@ -27,7 +27,7 @@ export async function runSaleCommand(config: CommonConfig, argv: string[]): Prom
   const o = parseSaleOptions(argv);
   const log = createLogger('sale', 'warn');
   const db = createSequelize({ url: config.databaseUrl, log, schema: config.databaseSchema });
-  const redis = createRedis({ url: config.redisUrl, log, name: 'sale' });
+  const redis = createRedis({ target: config.redis, log, name: 'sale' });
   try {
     const say = (m: string) => o.json || process.stderr.write(`${m}\n`);
     const prepared = await prepareSale(db, redis, config.prefix, new TokenService(config.jwtSecret), o);

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../core/redis/client.js';
 import { QueryTypes, type Sequelize } from 'sequelize';
 import { activityKeys } from '../../core/redis/keys.js';
 import type { SaleRun } from './run.js';
@@ -33,7 +33,7 @@ const rowsOf = (db: Sequelize, activity: string) =>
  * shopper would), lets the rest time out, then checks the invariants against Postgres and Redis.
  */
 export async function settleSale(
-  d: { db: Sequelize; redis: Redis; prefix: string; apiUrl: string },
+  d: { db: Sequelize; redis: RedisClient; prefix: string; apiUrl: string },
   activity: string,
   run: SaleRun,
   tokens: string[],

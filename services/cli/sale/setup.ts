@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../../core/redis/client.js';
 import type { Sequelize } from 'sequelize';
 import { applyActivity } from '../../core/activity/apply.js';
 import { activitySpecSchema } from '../../core/activity/spec.js';
@@ -18,7 +18,7 @@ export interface Prepared {
  */
 export async function prepareSale(
   db: Sequelize,
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   tokens: TokenService,
   o: SaleOptions,

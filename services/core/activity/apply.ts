@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { QueryTypes, type Sequelize } from 'sequelize';
 import { v7 as uuidv7 } from 'uuid';
 import { AppError, ErrorCode } from '../errors.js';
@@ -29,7 +29,7 @@ export interface ApplyOptions {
  */
 export async function applyActivity(
   db: Sequelize,
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   name: string,
   spec: ActivitySpec,

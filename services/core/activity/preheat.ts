@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { AppError, ErrorCode } from '../errors.js';
 import { activityKeys, stockEventsChannel } from '../redis/keys.js';
 import { PreheatCode, Scripts } from '../redis/scripts.js';
@@ -16,7 +16,7 @@ export interface PreheatResult {
  * rebuild from Postgres (activity/rebuild.ts): the units orders hold when the stock key is gone.
  */
 export async function preheat(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   info: ActivityInfo,
   held = 0,
@@ -52,7 +52,7 @@ export interface StoredActivity {
 
 /** Reads an activity back from Redis in one round trip; null when there is no info hash. */
 export async function readActivity(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   name: string,
 ): Promise<StoredActivity | null> {

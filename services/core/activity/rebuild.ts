@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { QueryTypes, type Sequelize, type Transaction } from 'sequelize';
 import { activityKeys } from '../redis/keys.js';
 import { preheat, type PreheatResult } from './preheat.js';
@@ -30,7 +30,7 @@ const CHUNK = 1000;
 export async function preheatFromPostgres(
   db: Sequelize,
   transaction: Transaction,
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   info: ActivityInfo,
 ): Promise<PreheatResult> {
@@ -54,7 +54,7 @@ export async function preheatFromPostgres(
  * purchases answer "not preheated" until the entries are all back. With no orders it is a first preheat.
  */
 export async function rebuildRedis(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   info: ActivityInfo,
   orders: RebuiltOrder[],

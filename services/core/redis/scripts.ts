@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
 import { AppError, ErrorCode, unavailable } from '../errors.js';
+import { barrierOf, type ReplicaBarrier } from './barrier.js';
+import type { RedisClient } from './client.js';
 import type { ActivityKeys } from './keys.js';
 
 /** Return codes of lua/purchase.lua (see its header). */
@@ -112,11 +113,17 @@ const source = (name: string): string => readFileSync(new URL(`./lua/${name}.lua
 const command = (name: ScriptName): string => `stampede_${name}`;
 
 /**
- * The scripts as ioredis commands: EVALSHA with a transparent EVAL fallback, so a call is one round trip.
- * Every key is passed in KEYS; nothing inside a script builds a key name.
+ * The scripts as ioredis commands: EVALSHA with a transparent EVAL fallback, so a call is one round trip
+ * (in Cluster mode each node loads a script on its first NOSCRIPT). Every key is passed in KEYS; nothing
+ * inside a script builds a key name. With a replica barrier (REDIS_WAIT_REPLICAS, barrier.ts) a write
+ * someone will be told about (a purchase, a restore, a claim, a release, a park) is answered only once
+ * the replicas hold it, so a failover cannot take it back.
  */
 export class Scripts {
-  constructor(private readonly redis: Redis) {
+  private readonly barrier: ReplicaBarrier | undefined;
+
+  constructor(private readonly redis: RedisClient) {
+    this.barrier = barrierOf(redis);
     const r = redis as unknown as Record<string, unknown>;
     for (const [name, numberOfKeys] of Object.entries(SCRIPTS) as [ScriptName, number][]) {
       if (typeof r[command(name)] !== 'function')
@@ -142,16 +149,38 @@ export class Scripts {
       [k.stock, k.buyers, k.info, k.idem, k.kept, k.tokens],
       [userId, orderId, quantity, idemKey, token.nonce, token.keepMs],
     );
+    // A replay may have marked the order kept: that write must survive a failover as much as a purchase.
+    if (code === PurchaseCode.ACCEPTED || code === PurchaseCode.REPLAYED) await this.barrier?.pass();
     return { code: code as PurchaseCode, orderId: String(id), remaining, quantity: qty ?? 0 };
   }
 
   async restore(k: ActivityKeys, userId: string, orderId: string, channel: string, activity: string) {
-    const [code, remaining] = await this.run<[number, number]>(
-      'restore',
-      [k.stock, k.buyers, k.idem, k.claimed, k.kept],
-      [userId, orderId, channel, activity],
-    );
-    return { code: code as RestoreCode, remaining: Number(remaining) };
+    const once = async () => {
+      const [code, remaining] = await this.run<[number, number]>(
+        'restore',
+        [k.stock, k.buyers, k.idem, k.claimed, k.kept],
+        [userId, orderId, channel, activity],
+      );
+      return { code: code as RestoreCode, remaining: Number(remaining) };
+    };
+    const first = await once();
+    if (this.barrier && first.code === RestoreCode.RESTORED) void this.settleRestore(once);
+    return first;
+  }
+
+  /**
+   * The caller answers 503 without waiting: until a barrier passes, the restore is repeated (a no-op where
+   * it landed, the give-back on a promoted replica that missed it), so the unit is back exactly once.
+   */
+  private async settleRestore(once: () => Promise<unknown>): Promise<void> {
+    for (let attempt = 0; attempt < 30; attempt++) {
+      try {
+        return await this.barrier?.pass();
+      } catch {
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
+        await once().catch(() => undefined);
+      }
+    }
   }
 
   async preheat(
@@ -170,6 +199,8 @@ export class Scripts {
   async claim(k: ActivityKeys, pairs: { userId: string; orderId: string }[]): Promise<boolean[]> {
     const argv = pairs.flatMap((p) => [p.userId, p.orderId]);
     const codes = await this.run<number[]>('claim', [k.buyers, k.claimed, k.released], argv);
+    // Not replicated: the worker treats the error as an outage and the batch comes back (claims repeat).
+    if (codes.includes(1)) await this.barrier?.pass();
     return codes.map((c) => c === 1);
   }
 
@@ -179,12 +210,15 @@ export class Scripts {
       [k.stock, k.buyers, k.released],
       [userId, orderId, channel, activity],
     );
+    // Not replicated: the stock outbox keeps the order owed and releases it again (exactly once per order).
+    if (code === ReleaseCode.RELEASED) await this.barrier?.pass();
     return { code: code as ReleaseCode, remaining: Number(remaining) };
   }
 
   /** Marks a parked order (`mark` "parked") or a re-driven one ("1"); true when its unit is still held. */
   async park(k: ActivityKeys, userId: string, orderId: string, mark: 'parked' | '1'): Promise<boolean> {
     const held = await this.run<number>('park', [k.buyers, k.claimed, k.released], [userId, orderId, mark]);
+    await this.barrier?.pass();
     return held === 1;
   }
 
