@@ -3,7 +3,8 @@
 // ALTCHA widget solves its challenge meanwhile), buys when the button comes alive, sees the order and pays;
 // a second shopper sees it sold out; a shopper on a throttled network whose first answer is lost gets the
 // same order on the retry. Every view passes axe-core (no serious or critical violation) at 360 px and
-// 1280 px, and is screenshotted at both widths into SHOTS (printed at the end; look at them).
+// 1280 px, and is screenshotted at both widths into SHOTS (printed at the end; look at them). The first
+// shopper uses the keyboard only: register, buy and pay by Tab and Enter.
 import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -123,6 +124,21 @@ async function check(page: Page, view: string): Promise<void> {
   }
 }
 
+/** Keyboard only: Tab until the focused element's id or text matches, as a shopper without a mouse would. */
+async function tabTo(page: Page, target: RegExp): Promise<void> {
+  for (let i = 0; i < 40; i++) {
+    await page.keyboard.press('Tab');
+    const focused = await page.evaluate(() => {
+      const el = (
+        globalThis as unknown as { document: { activeElement: { id: string; textContent: string } | null } }
+      ).document.activeElement;
+      return el ? `${el.id} ${el.textContent ?? ''}` : '';
+    });
+    if (target.test(focused)) return;
+  }
+  throw new Error(`no focusable element matching ${target} within 40 tabs`);
+}
+
 const buyButton = (page: Page) => page.getByRole('button', { name: /buy now|sold out|purchased/i });
 
 it('serves the storefront at / with hashed, long-cached assets and an uncached index.html', async () => {
@@ -145,9 +161,12 @@ it('register, wait for the start, buy behind a proof of work, pay; a second shop
   await page.getByRole('heading', { level: 1, name: /log in/i }).waitFor();
   await check(page, 'login');
   const email = `buyer-${Date.now()}@example.test`;
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Create account' }).click();
+  await tabTo(page, /^email /);
+  await page.keyboard.type(email);
+  await tabTo(page, /^password /);
+  await page.keyboard.type(PASSWORD);
+  await tabTo(page, /Create account/);
+  await page.keyboard.press('Enter');
   await page.getByRole('button', { name: `Log out ${email}` }).waitFor();
 
   const sale = await createSale(10_000, 1, { required: true, challenge: 'pow', difficulty: 2000 });
@@ -177,12 +196,14 @@ it('register, wait for the start, buy behind a proof of work, pay; a second shop
   expect(looks.filter((l) => l.at < start - 1000).length).toBeGreaterThan(10);
   await check(page, 'sale-live');
 
-  await buyButton(page).click();
+  await tabTo(page, /Buy now/);
+  await page.keyboard.press('Enter');
   const payNow = page.getByRole('button', { name: 'Pay now' });
   await payNow.waitFor({ timeout: 30_000 });
   await expect(page.getByText(/Pay within/).textContent()).resolves.toMatch(/\d\d:\d\d/);
   await check(page, 'sale-pay');
-  await payNow.click();
+  await tabTo(page, /Pay now/);
+  await page.keyboard.press('Enter');
   await page.getByText(/is paid/).waitFor();
   await check(page, 'sale-paid');
 

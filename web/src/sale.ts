@@ -89,11 +89,18 @@ export async function saleView(main: HTMLElement, name: string): Promise<() => v
   const stockText = h('p', {}, stockLine(a));
   const button = h('button', { type: 'button', class: 'buy', disabled: true }, 'Buy now');
   const orderBox = h('section', { class: 'order', 'aria-labelledby': 'order-h' });
-  const challenge = needs.challenge === 'pow' && session.email ? challengeBox(name) : null;
+  // The widget (and its proof of work) only while this shopper may still buy: not once sold out or ended.
+  let challenge: ReturnType<typeof challengeBox> | null = null;
+  const challengeSlot = h('div', {});
   const login = session.email
     ? null
     : h('p', {}, h('a', { href: `#/login?next=${encodeURIComponent(location.hash)}` }, 'Log in'), ' to buy.');
 
+  const refreshStock = () =>
+    call<Stock>(`${base}/stock`).then(
+      (x) => (stock = x),
+      () => undefined,
+    );
   const say = (m: string) => {
     status.textContent = m;
     announce(m);
@@ -141,6 +148,7 @@ export async function saleView(main: HTMLElement, name: string): Promise<() => v
     held = { orderId };
     renderOrder();
     held.order = await settledOrder(name, orderId);
+    void refreshStock();
     say(
       held.order.status === 'pending_payment'
         ? 'Order confirmed. Pay before the deadline.'
@@ -154,6 +162,10 @@ export async function saleView(main: HTMLElement, name: string): Promise<() => v
     try {
       const id = await purchase(name, needs, { say, solve: () => challenge?.solve() ?? Promise.resolve('') });
       say('Order placed! Waiting for confirmation…');
+      void call<Stock>(`${base}/stock`).then(
+        (x) => (stock = x),
+        () => undefined,
+      );
       await follow(id);
     } catch (err) {
       if (
@@ -187,6 +199,12 @@ export async function saleView(main: HTMLElement, name: string): Promise<() => v
       status.dataset.state = s;
       say(STATE_TEXT[s] ?? '');
     }
+    const open = !held && (s === 'live' || s === 'upcoming');
+    if (open && !challenge && needs.challenge === 'pow' && session.email) {
+      challenge = challengeBox(name);
+      challengeSlot.replaceChildren(challenge.el);
+    }
+    challengeSlot.hidden = !open && !busy;
     button.disabled = busy || Boolean(held) || !session.email || s !== 'live';
     button.textContent = held ? 'Purchased' : s === 'sold_out' ? 'Sold out' : 'Buy now';
     stockText.textContent = stockLine({ ...a, stock: { ...a.stock, remaining: stock.remaining } });
@@ -196,12 +214,7 @@ export async function saleView(main: HTMLElement, name: string): Promise<() => v
   const untilStart = Date.parse(a.window.start) - serverNow();
   const startTimer = untilStart > 0 ? setTimeout(tick, untilStart) : undefined;
   const ticker = setInterval(tick, 250);
-  const poller = setInterval(() => {
-    void call<Stock>(`${base}/stock`).then(
-      (s) => (stock = s),
-      () => undefined,
-    );
-  }, 2000);
+  const poller = setInterval(() => void refreshStock(), 2000);
 
   show(
     main,
@@ -215,7 +228,7 @@ export async function saleView(main: HTMLElement, name: string): Promise<() => v
     ),
     clock,
     status,
-    challenge?.el,
+    challengeSlot,
     login,
     button,
     orderBox,
