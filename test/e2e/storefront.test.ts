@@ -72,7 +72,12 @@ const loginApi = (email: string, password: string) =>
   });
 
 /** A sale through the admin API (the same effect as `stampede apply`: preheated at once). */
-async function createSale(startsInMs: number, stock: number, purchaseToken?: unknown): Promise<string> {
+async function createSale(
+  startsInMs: number,
+  stock: number,
+  purchaseToken?: unknown,
+  paused = false,
+): Promise<string> {
   const name = `web-${Date.now().toString(36)}-${++seq}`;
   const { accessToken } = await loginApi(ROOT_ADMIN.email, ROOT_ADMIN.password);
   const start = Date.now() + startsInMs;
@@ -84,6 +89,7 @@ async function createSale(startsInMs: number, stock: number, purchaseToken?: unk
       stock,
       window: { start: new Date(start).toISOString(), end: new Date(start + 600_000).toISOString() },
       paymentWindow: '120s',
+      paused,
       ...(purchaseToken ? { purchaseToken } : {}),
     }),
   });
@@ -207,6 +213,11 @@ it('register, wait for the start, buy behind a proof of work, pay; a second shop
   await page.getByText(/is paid/).waitFor();
   await check(page, 'sale-paid');
 
+  // Back later: the page knows this shopper already holds the order.
+  await page.reload();
+  await page.getByRole('button', { name: 'Purchased' }).waitFor();
+  await page.getByText(/is paid/).waitFor();
+
   await page.goto(`${base}/#/orders`);
   await page.getByRole('cell', { name: 'paid' }).waitFor();
   await check(page, 'orders');
@@ -221,6 +232,24 @@ it('register, wait for the start, buy behind a proof of work, pay; a second shop
   await other.close();
   await ctx.close();
 }, 180_000);
+
+it('shows an ended and a paused sale clearly, the buy button disabled', async () => {
+  const ended = await createSale(-700_000, 3);
+  const paused = await createSale(0, 3, undefined, true);
+  const ctx = await browser.newContext({ viewport: { width: 360, height: 780 } });
+  await shopper(ctx);
+  const page = await ctx.newPage();
+  for (const [sale, text, view] of [
+    [ended, 'This sale has ended.', 'sale-ended'],
+    [paused, 'This sale is paused.', 'sale-paused'],
+  ] as const) {
+    await page.goto(`${base}/#/sale/${sale}`);
+    await page.getByRole('status').filter({ hasText: text }).waitFor();
+    expect(await buyButton(page).isDisabled()).toBe(true);
+    await check(page, view);
+  }
+  await ctx.close();
+}, 60_000);
 
 it('a shopper on a slow network whose first answer is lost retries with the same key: the same order', async () => {
   const sale = await createSale(0, 5, { required: true });
