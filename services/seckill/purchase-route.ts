@@ -97,6 +97,9 @@ function tokenArg(
   activity: string,
   userId: string,
 ): PurchaseTokenArg | undefined {
+  // Sold out answers without looking at the token (purchase.ts answers it from memory); only a keyed
+  // request, perhaps the retry of an accepted purchase, goes on to the script.
+  if (h.req.headers['idempotency-key'] === undefined && d.cache.isSoldOut(activity)) return undefined;
   const known = d.cache.peek(activity);
   if (known && !known.info.purchaseToken) return undefined;
   const header = h.req.headers['purchase-token'];

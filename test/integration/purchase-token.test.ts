@@ -202,6 +202,19 @@ describe('a sale that requires a purchase token', () => {
     expect(await stockOf(a)).toEqual({ stock: '0', buyers: 2 });
   });
 
+  it('answers a sold-out sale SOLD_OUT without looking at the token, also for a first-time shopper', async () => {
+    const a = await liveActivity(redis, prefix, { ...NEEDS_TOKEN, total: 1 });
+    const winner = newUser();
+    expect((await buy(a, winner, await tokenFor(a, winner))).status).toBe(202);
+    // The sold-out flag is set by the sale's last unit: no token, or a bad one, is not even read.
+    expectProblem(await buy(a, newUser()), 409, 'SOLD_OUT');
+    expectProblem(await buy(a, newUser(), 'garbage'), 409, 'SOLD_OUT');
+    const text = await (await fetch(`${s.url}/metrics`)).text();
+    expect(text).not.toMatch(
+      new RegExp(`stampede_purchase_tokens_total\\{[^}]*activity="${a.name}",outcome="token_`),
+    );
+  });
+
   it('keeps a token usable after a refusal that did not reach the stock (limit exceeded)', async () => {
     const a = await liveActivity(redis, prefix, NEEDS_TOKEN);
     const user = newUser();
