@@ -77,7 +77,8 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
     .add('amqp', () => publisher.ready);
   const metricsText = clusterMetricsOf(registry);
   const http = { log, registry, readiness, trustProxyHops: config.trustProxyHops, metrics: metricsText };
-  const tokens = new TokenService(config.jwtSecret);
+  // The key before a rotation verifies tokens that name its kid (JWT_SECRET_PREVIOUS, one token lifetime).
+  const tokens = new TokenService(config.jwtSecret, config.jwtSecretPrevious);
   const purchaseTokens = new PurchaseTokens(
     config.jwtSecret,
     config.jwtSecretPrevious,
@@ -117,6 +118,8 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
     prefix: config.prefix,
     orderStatus,
     redisTimeoutMs: config.redisTimeoutMs,
+    // Result polls are limited per user like purchases (SECKILL_RATE_PER_USER; 0 turns it off).
+    resultRatePerUser: config.ratePerUser,
   });
   finish(app, http);
   return {
