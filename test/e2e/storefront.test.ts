@@ -77,6 +77,7 @@ async function createSale(
   stock: number,
   purchaseToken?: unknown,
   paused = false,
+  paymentWindow = '120s',
 ): Promise<string> {
   const name = `web-${Date.now().toString(36)}-${++seq}`;
   const { accessToken } = await loginApi(ROOT_ADMIN.email, ROOT_ADMIN.password);
@@ -88,7 +89,7 @@ async function createSale(
       product: { sku: `SKU-${name}`, name: `Phone ${seq}`, originalPrice: '7999.00', price: '4999.00' },
       stock,
       window: { start: new Date(start).toISOString(), end: new Date(start + 600_000).toISOString() },
-      paymentWindow: '120s',
+      paymentWindow,
       paused,
       ...(purchaseToken ? { purchaseToken } : {}),
     }),
@@ -250,6 +251,21 @@ it('shows an ended and a paused sale clearly, the buy button disabled', async ()
   }
   await ctx.close();
 }, 60_000);
+
+it('closes the payment when its deadline passes: no more "Pay now"', async () => {
+  const sale = await createSale(0, 3, undefined, false, '5s');
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await shopper(ctx);
+  const page = await ctx.newPage();
+  await page.goto(`${base}/#/sale/${sale}`);
+  await waitFor(async () => buyButton(page).isEnabled(), 'buy enabled', 30_000);
+  await buyButton(page).click();
+  await page.getByRole('button', { name: 'Pay now' }).waitFor({ timeout: 30_000 });
+  await page.getByText('The payment window has closed.').waitFor({ timeout: 30_000 });
+  expect(await page.getByRole('button', { name: 'Pay now' }).count()).toBe(0);
+  await check(page, 'sale-payment-closed');
+  await ctx.close();
+}, 90_000);
 
 it('a shopper on a slow network whose first answer is lost retries with the same key: the same order', async () => {
   const sale = await createSale(0, 5, { required: true });
