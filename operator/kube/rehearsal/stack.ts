@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
@@ -127,10 +127,12 @@ export async function startOperators(
   env: Record<string, string>,
   replicas = 2,
 ): Promise<Operators> {
+  const main = join(ROOT, 'dist/operator/main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build first (npm test does)`);
   const kubeconfig = await operatorKubeconfig(cluster, rel);
   const lease = `${rel.fullname}-operator`;
   const procs = Array.from({ length: replicas }, (_, i) =>
-    launch(`operator-${i}`, process.execPath, [join(ROOT, 'dist/operator/main.js')], {
+    launch(`operator-${i}`, process.execPath, [main], {
       ...inheritedEnv(),
       ...env,
       KUBECONFIG: kubeconfig,
