@@ -110,6 +110,11 @@ export async function saleView(main: HTMLElement, name: string): Promise<() => v
     const o = held.order;
     const left = o ? Date.parse(o.paymentDeadline) - serverNow() : 0;
     const open = o?.status === 'pending_payment' && left > 0;
+    const lapsed = o?.status === 'closed' || (o?.status === 'pending_payment' && !open);
+    if (lapsed && status.dataset.state !== 'closed') {
+      status.dataset.state = 'closed';
+      say('This order is closed: it was not paid in time.');
+    }
     const payBtn = open
       ? h('button', { type: 'button', class: 'pay', onclick: () => void doPay() }, 'Pay now')
       : null;
