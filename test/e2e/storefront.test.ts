@@ -313,6 +313,38 @@ it('a shopper on a slow network whose first answer is lost retries with the same
   await ctx.close();
 }, 120_000);
 
+it('a 429 waits for Retry-After and retries by itself with the same key', async () => {
+  const sale = await createSale(0, 3);
+  const ctx = await browser.newContext({ viewport: { width: 360, height: 780 } });
+  await shopper(ctx);
+  const page = await ctx.newPage();
+  const seen: { key: string; at: number }[] = [];
+  await page.route(`**/seckill/${sale}`, async (route) => {
+    if (route.request().method() !== 'POST') return route.continue();
+    seen.push({ key: route.request().headers()['idempotency-key'] ?? '', at: Date.now() });
+    if (seen.length > 1) return route.continue();
+    return route.fulfill({
+      status: 429,
+      headers: { 'content-type': 'application/problem+json', 'retry-after': '1' },
+      body: JSON.stringify({
+        type: 'about:blank',
+        title: 'Too many requests',
+        status: 429,
+        code: 'RATE_LIMITED',
+      }),
+    });
+  });
+  await page.goto(`${base}/#/sale/${sale}`);
+  await waitFor(async () => buyButton(page).isEnabled(), 'buy enabled', 30_000);
+  await buyButton(page).click();
+  await page.getByRole('button', { name: 'Pay now' }).waitFor({ timeout: 30_000 });
+  expect(seen).toHaveLength(2);
+  expect(seen[1]?.key).toBe(seen[0]?.key);
+  // It waited for Retry-After (1 s) before the retry, rather than hammering.
+  expect((seen[1]?.at ?? 0) - (seen[0]?.at ?? 0)).toBeGreaterThanOrEqual(900);
+  await ctx.close();
+}, 60_000);
+
 it('stampede sale runs a protected sale: tokens behind a proof of work, and says what they cost', async () => {
   const { stdout } = await promisify(execFile)(
     process.execPath,
