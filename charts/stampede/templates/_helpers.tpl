@@ -123,9 +123,15 @@ spec:
               value: {{ $value | quote }}
             {{- end }}
             {{- range $v.secretEnv }}
+            {{- /* Sentinel and Cluster mode replace REDIS_URL (DESIGN §8): the Secret need not hold it. */}}
+            {{- if not (and (eq . "REDIS_URL") (ne $root.Values.redis.mode "url")) }}
             - name: {{ . }}
               valueFrom:
                 secretKeyRef: { name: {{ $root.Values.existingSecret }}, key: {{ . }} }
+            {{- end }}
+            {{- end }}
+            {{- if has "REDIS_URL" $v.secretEnv }}
+            {{- include "stampede.redisEnv" $root }}
             {{- end }}
             {{- range $v.optionalSecretEnv }}
             - name: {{ . }}
@@ -248,5 +254,34 @@ spec:
   selector:
     matchLabels:
       {{- include "stampede.selectorLabels" . | nindent 6 }}
+{{- end }}
+{{- end }}
+
+{{/*
+Redis mode env (values `redis`, docs/redis.md) for a process that reaches Redis (REDIS_URL in its secretEnv).
+url: REDIS_URL from the Secret. sentinel: REDIS_SENTINELS + REDIS_SENTINEL_NAME (+ REDIS_WAIT_REPLICAS).
+cluster: REDIS_CLUSTER_NODES. Passwords of the data nodes and Sentinels come from the Secret if it has them.
+*/}}
+{{- define "stampede.redisEnv" -}}
+{{- $r := .Values.redis }}
+{{- if eq $r.mode "sentinel" }}
+            - name: REDIS_SENTINELS
+              value: {{ join "," $r.sentinel.hosts | quote }}
+            - name: REDIS_SENTINEL_NAME
+              value: {{ $r.sentinel.masterName | quote }}
+            - name: REDIS_WAIT_REPLICAS
+              value: {{ $r.sentinel.waitReplicas | quote }}
+{{- else if eq $r.mode "cluster" }}
+            - name: REDIS_CLUSTER_NODES
+              value: {{ join "," $r.cluster.nodes | quote }}
+{{- end }}
+{{- if ne $r.mode "url" }}
+            - name: REDIS_TLS
+              value: {{ $r.tls | quote }}
+{{- range (list "REDIS_USERNAME" "REDIS_PASSWORD" "REDIS_SENTINEL_PASSWORD") }}
+            - name: {{ . }}
+              valueFrom:
+                secretKeyRef: { name: {{ $.Values.existingSecret }}, key: {{ . }}, optional: true }
+{{- end }}
 {{- end }}
 {{- end }}
