@@ -13,6 +13,8 @@ export class FaultProxy {
   private mode: 'pass' | 'stall' | 'cut' = 'pass';
   private readonly held = new Map<Socket, Buffer[]>();
   port = 0;
+  /** Sees every chunk that passes, `toServer` for the client's side (tests count commands with it). */
+  tap: ((toServer: boolean, chunk: Buffer) => void) | null = null;
 
   constructor(
     private readonly targetHost: string,
@@ -47,6 +49,7 @@ export class FaultProxy {
     this.pairs.add(pair);
     const forward = (from: Socket, to: Socket) =>
       from.on('data', (chunk: Buffer) => {
+        this.tap?.(from === client, chunk);
         if (this.mode === 'stall') this.held.set(to, [...(this.held.get(to) ?? []), chunk]);
         else to.write(chunk);
       });

@@ -3,7 +3,16 @@
 import type { Redis } from 'ioredis';
 import { activityKeys } from '../../services/core/redis/keys.js';
 import { liveActivity } from '../helpers/activity.js';
-import { dropAmqpPrefix, dropRedisPrefix, newRedis, randomPrefix, tokens, waitFor } from '../helpers/env.js';
+import {
+  REDIS_URL,
+  dropAmqpPrefix,
+  dropRedisPrefix,
+  newRedis,
+  randomPrefix,
+  tokens,
+  waitFor,
+} from '../helpers/env.js';
+import { FaultProxy } from '../helpers/proxy.js';
 import { call, startSeckill, waitReady, type RunningSeckill } from '../helpers/seckill.js';
 
 const prefix = randomPrefix('flag');
@@ -36,4 +45,43 @@ it('sells again after a stock change whose event was missed, found by the backgr
     return r.status === 202 ? r : r.body.code === 'SOLD_OUT' ? null : r;
   }, 'the probe to find the returned unit');
   expect(answer.status).toBe(202);
+});
+
+it('answers a shopper first seen after the sell-out of a token-guarded sale SOLD_OUT, without a script', async () => {
+  const proxy = await FaultProxy.forUrl(REDIS_URL).start();
+  const own = await startSeckill(prefix, { REDIS_URL: proxy.url(REDIS_URL) });
+  try {
+    await waitReady(own.url);
+    const guarded = { purchaseToken: { challenge: 'none' as const, difficulty: 1 } };
+    const a = await liveActivity(redis, prefix, { total: 0, ...guarded });
+    // A shopper holding a purchase token meets the empty stock in the script, which sets the flag.
+    const first = await buyer();
+    const issued = await call(own.url, `/seckill/${a.name}/token`, {
+      method: 'POST',
+      token: first,
+      body: {},
+    });
+    expect(issued.status).toBe(200);
+    const sold = await call(own.url, `/seckill/${a.name}`, {
+      token: first,
+      body: {},
+      headers: { 'purchase-token': String(issued.body.token) },
+    });
+    expect(sold.body.code).toBe('SOLD_OUT');
+    let scripts = 0;
+    proxy.tap = (toServer, chunk) => {
+      if (toServer) scripts += chunk.toString('latin1').match(/\bevalsha\b|\beval\b/gi)?.length ?? 0;
+    };
+    // New shoppers without a purchase token: told it is sold out, not asked for a token they cannot use.
+    for (let i = 0; i < 10; i++) {
+      const r = await call(own.url, `/seckill/${a.name}`, { token: await buyer(), body: {} });
+      expect(r.body.code).toBe('SOLD_OUT');
+    }
+    // An invalid access token is still refused: the memory answer comes after the verification.
+    expect((await call(own.url, `/seckill/${a.name}`, { token: 'not.a.token', body: {} })).status).toBe(401);
+    expect(scripts).toBe(0);
+  } finally {
+    await own.stop();
+    await proxy.stop();
+  }
 });
