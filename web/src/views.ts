@@ -35,19 +35,23 @@ export function stockLine(a: Activity): string {
 }
 
 function card(a: Activity): HTMLElement {
-  const label = a.paused ? 'Paused' : STATUS_LABEL[a.status];
+  const soldOut = a.status === 'live' && a.stock.remaining === 0;
+  const kind = a.paused ? 'paused' : soldOut ? 'sold-out' : a.status;
+  const label = a.paused ? 'Paused' : soldOut ? 'Sold out' : STATUS_LABEL[a.status];
+  const dates =
+    a.status === 'ended'
+      ? `Ended ${when(a.window.end)}`
+      : a.status === 'live'
+        ? `Ends ${when(a.window.end)}`
+        : `Starts ${when(a.window.start)}`;
   return h(
     'li',
     { class: `card ${a.status}` },
     h('h3', {}, h('a', { href: `#/sale/${encodeURIComponent(a.name)}` }, a.product.name)),
-    h('p', { class: `badge ${a.paused ? 'paused' : a.status}` }, label),
+    h('p', { class: `badge ${kind}` }, label),
     priceLine(a),
     h('p', {}, stockLine(a)),
-    h(
-      'p',
-      { class: 'muted' },
-      a.status === 'ended' ? `Ended ${when(a.window.end)}` : `Starts ${when(a.window.start)}`,
-    ),
+    h('p', { class: 'muted' }, dates),
   );
 }
 
