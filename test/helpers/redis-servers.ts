@@ -1,13 +1,14 @@
 // Throwaway Redis servers for the Redis-mode tests: a master with a replica and three Sentinels, or a
 // three-master Redis Cluster, on loopback ports of their own in a temp dir (never the shared 6379).
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { waitFor } from './env.js';
+import { freePort, waitFor } from './env.js';
+import { waitReady } from './seckill.js';
 
 const run = promisify(execFile);
 
@@ -207,4 +208,38 @@ export async function waitClusterOk(masters: RedisProcess[]): Promise<void> {
       60_000,
     );
   }
+}
+
+const SECKILL_MAIN = new URL('../../dist/services/seckill/main.js', import.meta.url).pathname;
+
+export interface BuiltSeckill {
+  url: string;
+  child: ChildProcess;
+  /** Resolves when the process exited. */
+  exited: Promise<void>;
+}
+
+/** The built seckill service (`npm run build`) as one process of its own, rate limits off, ready. */
+export async function spawnBuiltSeckill(prefix: string, env: Record<string, string>): Promise<BuiltSeckill> {
+  if (!existsSync(SECKILL_MAIN))
+    throw new Error(`${SECKILL_MAIN} is missing: run npm run build first (npm test does)`);
+  const port = await freePort();
+  const child = spawn(process.execPath, [SECKILL_MAIN], {
+    env: {
+      ...process.env,
+      ...env,
+      PORT: String(port),
+      STAMPEDE_PREFIX: prefix,
+      SECKILL_WORKERS: '1',
+      LOG_LEVEL: 'warn',
+      SECKILL_RATE_GLOBAL: '0',
+      SECKILL_RATE_PER_IP: '0',
+      SECKILL_RATE_PER_USER: '0',
+    },
+    stdio: 'ignore',
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const s = { url: `http://127.0.0.1:${port}`, child, exited };
+  await waitReady(s.url);
+  return s;
 }

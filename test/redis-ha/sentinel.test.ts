@@ -2,8 +2,6 @@
 // purchases through two seckill processes (the built service) while the master is SIGKILLed and Sentinel
 // promotes the replica. Afterwards: no oversell, every 202 a row (the orders worker runs too), no row and
 // no held unit for a 503, and the seckill answered only 202, 409 SOLD_OUT or 503 UNAVAILABLE, each in time.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { QueryTypes } from 'sequelize';
 import { applyActivity } from '../../services/core/activity/apply.js';
@@ -12,12 +10,16 @@ import { closeRedis, createRedis } from '../../services/core/redis/client.js';
 import { activityKeys } from '../../services/core/redis/keys.js';
 import { loadSeckillConfig } from '../../services/seckill/config.js';
 import { testSchema, type TestSchema } from '../helpers/db.js';
-import { dropAmqpPrefix, freePort, quietLog, randomPrefix, tokens, waitFor } from '../helpers/env.js';
+import { dropAmqpPrefix, quietLog, randomPrefix, tokens, waitFor } from '../helpers/env.js';
 import { FAST_TIERS, ordersOf, startOrders, type RunningOrders } from '../helpers/orders.js';
-import { RedisServers, startSentinelGroup, type SentinelGroup } from '../helpers/redis-servers.js';
-import { waitReady } from '../helpers/seckill.js';
+import {
+  RedisServers,
+  spawnBuiltSeckill,
+  startSentinelGroup,
+  type BuiltSeckill,
+  type SentinelGroup,
+} from '../helpers/redis-servers.js';
 
-const MAIN = new URL('../../dist/services/seckill/main.js', import.meta.url).pathname;
 /** Generous bounds for a busy 2-core machine; they only stop a failing test. */
 const T = 300_000;
 /** A request not answered within this long is a hang (the seckill's own bounds are 1 s Redis, 2 s AMQP). */
@@ -29,45 +31,20 @@ let group: SentinelGroup;
 let pg: TestSchema;
 let redis: Redis;
 let worker: RunningOrders;
-const seckills: { url: string; child: ChildProcess; stderr: string[] }[] = [];
-
-async function spawnSeckill(env: Record<string, string>) {
-  const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], {
-    env: {
-      ...process.env,
-      ...env,
-      PORT: String(port),
-      STAMPEDE_PREFIX: prefix,
-      SECKILL_WORKERS: '1',
-      LOG_LEVEL: 'warn',
-      SECKILL_RATE_GLOBAL: '0',
-      SECKILL_RATE_PER_IP: '0',
-      SECKILL_RATE_PER_USER: '0',
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const stderr: string[] = [];
-  child.stderr?.on('data', (c: Buffer) => stderr.push(c.toString()));
-  const s = { url: `http://127.0.0.1:${port}`, child, stderr };
-  seckills.push(s);
-  await waitReady(s.url);
-  return s;
-}
+const seckills: BuiltSeckill[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run npm run build first (npm test does)`);
   group = await startSentinelGroup(servers);
   pg = await testSchema();
   const env = { ...group.env, DATABASE_SCHEMA: pg.schema, STAMPEDE_RETRY_TIERS_MS: FAST_TIERS };
   redis = createRedis({ target: loadSeckillConfig(env).redis, log: quietLog, name: 'test' }) as Redis;
   await waitFor(() => redis.status === 'ready', 'sentinel client ready', 30_000);
   worker = await startOrders(prefix, pg.schema, env);
-  await spawnSeckill(env);
-  await spawnSeckill(env);
+  seckills.push(await spawnBuiltSeckill(prefix, env), await spawnBuiltSeckill(prefix, env));
 }, T);
 afterAll(async () => {
   for (const s of seckills) s.child.kill('SIGKILL');
+  await Promise.all(seckills.map((s) => s.exited));
   await worker?.stop();
   await dropAmqpPrefix(prefix);
   if (redis) await closeRedis(redis);
