@@ -11,6 +11,7 @@ import { TokenService } from '../services/core/auth/jwt.js';
 import { createSequelize } from '../services/core/db/connect.js';
 import { createLogger } from '../services/core/log.js';
 import { loadSeckillConfig } from '../services/seckill/config.js';
+import { PurchaseTokens } from '../services/seckill/purchase-token.js';
 import { dropBenchPrefix } from './cleanup.js';
 import { serve } from './load.js';
 import { startPlatform } from './platform.js';
@@ -30,7 +31,7 @@ import { ensureWrk, wrk, writeTokens, type WrkResult } from './wrk.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
-/** BENCH_ONLY: a comma list of worker, hello, sale, soldout, ok, traced (empty: everything). */
+/** BENCH_ONLY: a comma list of worker, hello, sale, soldout, token, ok, traced (empty: everything). */
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
 const wanted = (part: string) =>
   ONLY.length === 0 || ONLY.includes(part) || (ONLY.includes('http') && part !== 'worker');
@@ -57,6 +58,29 @@ async function onPlatform<T>(
   }
 }
 
+/**
+ * What a purchase token costs: the sale-shaped crowd again on a sale that requires one (tokens signed
+ * here as the seckill would issue them), and the token route itself under the same load.
+ */
+async function tokenScenarios(c: BenchContext, crowd: string[]): Promise<Record<string, Checked>> {
+  const activity = 'bench-sale-token';
+  const issuer = new PurchaseTokens(c.secret, undefined, 600_000);
+  const lines = crowd.map((jwt, i) => `${jwt}\t${issuer.issue(activity, `s${i}`).token}`);
+  const spec = { purchaseToken: { required: true, challenge: 'none' } };
+  const sale = await purchaseScenario(c, { activity, stock: 1000, shoppers: lines, spec });
+  const file = writeTokens(join(c.dir, 'issue.tokens'), crowd);
+  const issue = await wrk({
+    url: c.seckillUrl,
+    path: `/seckill/${activity}/token`,
+    tokensFile: file,
+    connections: c.connections,
+    durationSeconds: c.durationSeconds,
+  });
+  return { sale_token: sale, token_issue: { ...sale, load: issue, accepted: 0, rows: 0, invariants: NONE } };
+}
+
+const NONE = { oversold: 0, duplicate: 0, lost: 0, unannounced: 0 };
+
 async function purchases(c: BenchContext): Promise<Record<string, Checked>> {
   await createActivity(c, WARM_ACTIVITY, 100_000_000);
   const crowd = await signTokens(c.tokens, 20_000, 's');
@@ -67,6 +91,7 @@ async function purchases(c: BenchContext): Promise<Record<string, Checked>> {
     const shoppers = crowd.slice(0, 2000);
     out.soldout = await purchaseScenario(c, { activity: 'bench-soldout', stock: 0, shoppers });
   }
+  if (wanted('token')) Object.assign(out, await tokenScenarios(c, crowd));
   if (wanted('ok')) {
     // Every request a new buyer: more tokens than the bare hello could answer in the same time.
     const buyers = await signTokens(c.tokens, 30_000 * DURATION, 'b');
@@ -99,6 +124,14 @@ function report(
     ['ok_rps', f(okRps)],
     ['ok_p99_ms', f(p.ok?.load.p99Ms)],
     ['ok_drain_s', f(p.ok?.drainSeconds)],
+    ['sale_token_rps', f(p.sale_token?.load.rps)],
+    ['sale_token_p99_ms', f(p.sale_token?.load.p99Ms)],
+    ['ratio_sale_token_vs_plain', f(p.sale && p.sale_token ? p.sale_token.load.rps / p.sale.load.rps : 0)],
+    [
+      'token_issue_rps',
+      f(p.token_issue ? (p.token_issue.load.requests - p.token_issue.load.non2xx) / DURATION : undefined),
+    ],
+    ['token_issue_p99_ms', f(p.token_issue?.load.p99Ms)],
     ['sale_traced_rps', f(p.sale_traced?.load.rps)],
     [
       'ratio_sale_traced_vs_untraced',
@@ -153,12 +186,13 @@ async function main(): Promise<void> {
       redis,
       prefix: config.prefix,
       tokens,
+      secret: config.jwtSecret,
       connections: CONNECTIONS,
       durationSeconds: DURATION,
       dir,
     };
     const platformEnv = { STAMPEDE_PREFIX: config.prefix, DATABASE_SCHEMA: schema };
-    if (wanted('sale') || wanted('soldout') || wanted('ok')) {
+    if (['sale', 'soldout', 'token', 'ok'].some(wanted)) {
       p = await onPlatform(platformEnv, (seckillUrl) => purchases({ ...base, seckillUrl }));
     }
     if (wanted('traced')) {

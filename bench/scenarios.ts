@@ -16,6 +16,8 @@ export interface BenchContext {
   redis: Redis;
   prefix: string;
   tokens: TokenService;
+  /** JWT_SECRET, from which the seckill derives its purchase-token key (the bench signs tokens too). */
+  secret: string;
   seckillUrl: string;
   connections: number;
   durationSeconds: number;
@@ -32,9 +34,15 @@ export interface Checked {
   invariants: { oversold: number; duplicate: number; lost: number; unannounced: number };
 }
 
-export async function createActivity(c: BenchContext, name: string, stock: number): Promise<void> {
+export async function createActivity(
+  c: BenchContext,
+  name: string,
+  stock: number,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
   const now = Date.now();
   const spec = activitySpecSchema.parse({
+    ...extra,
     product: { sku: `BENCH-${name}`, name: `bench ${name}`, price: '1.00' },
     stock,
     window: { start: new Date(now - 60_000).toISOString(), end: new Date(now + 3_600_000).toISOString() },
@@ -114,9 +122,9 @@ async function settle(
 
 export async function purchaseScenario(
   c: BenchContext,
-  o: { activity: string; stock: number; shoppers: string[] },
+  o: { activity: string; stock: number; shoppers: string[]; spec?: Record<string, unknown> },
 ): Promise<Checked> {
-  await createActivity(c, o.activity, o.stock);
+  await createActivity(c, o.activity, o.stock, o.spec);
   const file = writeTokens(`${c.dir}/${o.activity}.tokens`, o.shoppers);
   const path = `/seckill/${o.activity}`;
   // Warm-up on another activity (WARM_ACTIVITY) so JIT and connections do not count, without touching

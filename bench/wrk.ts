@@ -12,8 +12,10 @@ export interface WrkResult {
   p90Ms: number;
   p99Ms: number;
   maxMs: number;
-  /** Socket errors and timeouts (non-2xx answers are counted by the scenarios themselves). */
+  /** Socket errors and timeouts. */
   errors: number;
+  /** Answers with a status of 400 or above (a purchase scenario's refusals are expected). */
+  non2xx: number;
 }
 
 /** True when `wrk` runs; the bench tries Debian's package once when it is missing and it may install. */
@@ -71,5 +73,6 @@ export async function wrk(o: WrkLoad): Promise<WrkResult> {
     p99Ms: ms(r.p99Us),
     maxMs: ms(r.maxUs),
     errors: (r.connect ?? 0) + (r.read ?? 0) + (r.write ?? 0) + (r.timeout ?? 0),
+    non2xx: r.status ?? 0,
   };
 }

@@ -14,13 +14,19 @@ function init(args)
   if #tokens == 0 then tokens[1] = "none" end
 end
 
+-- A line is "<access token>" or "<access token><TAB><purchase token>" (a token-guarded sale).
 function request()
   i = i + 1
-  local t = tokens[(i - 1) % #tokens + 1]
-  return wrk.format("POST", path, {
-    ["Authorization"] = "Bearer " .. t,
-    ["Content-Type"] = "application/json",
-  }, body)
+  local line = tokens[(i - 1) % #tokens + 1]
+  local tab = string.find(line, "\t", 1, true)
+  local headers = { ["Content-Type"] = "application/json" }
+  if tab then
+    headers["Authorization"] = "Bearer " .. string.sub(line, 1, tab - 1)
+    headers["Purchase-Token"] = string.sub(line, tab + 1)
+  else
+    headers["Authorization"] = "Bearer " .. line
+  end
+  return wrk.format("POST", path, headers, body)
 end
 
 function done(summary, latency, requests)
