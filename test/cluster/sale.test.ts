@@ -64,7 +64,10 @@ it('a timed sale: the floor Runs before the start and goes back to the baseline 
   const running = firstWhere(rec.samples, (x) => x.ready === 6);
   expect(raised && running).toBeTruthy();
   const lowered = firstWhere(rec.samples, (x) => x.at > running!.at && x.minReplicas === 2);
-  const back = firstWhere(rec.samples, (x) => x.at > (lowered?.at ?? 0) && x.replicas === 2 && x.ready === 2);
+  const back = firstWhere(
+    rec.samples,
+    (x) => x.at >= (lowered?.at ?? 0) && x.replicas === 2 && x.ready === 2,
+  );
   expect(lowered && back).toBeTruthy();
   // The figures docs/rehearsal.md reports.
   console.log(
