@@ -185,6 +185,13 @@ it('renders no secret value and the restricted pod security fields', async () =>
     }
   }
   expect(stdout).not.toMatch(/stampede-development-secret/);
+  // The Ingress sends purchases to seckill and everything else, the storefront at / included, to the api.
+  const ingress = (k8s.loadAllYaml(stdout) as k8s.V1Ingress[]).find((o) => o?.kind === 'Ingress');
+  const routes = ingress?.spec?.rules?.[0]?.http?.paths.map((p) => [p.path, p.backend.service?.name]);
+  expect(routes).toEqual([
+    ['/seckill', 'stampede-seckill'],
+    ['/', 'stampede-api'],
+  ]);
   // One seckill process per pod: node:cluster is for a machine, pods are the HPA's.
   const seckill = deployments.find((d) => d.metadata?.name?.endsWith('seckill'));
   const workers = seckill?.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'SECKILL_WORKERS');
