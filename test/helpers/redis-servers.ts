@@ -1,7 +1,7 @@
 // Throwaway Redis servers for the Redis-mode tests: a master with a replica and three Sentinels, or a
 // three-master Redis Cluster, on loopback ports of their own in a temp dir (never the shared 6379).
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -231,13 +231,23 @@ export async function spawnBuiltSeckill(prefix: string, env: Record<string, stri
       PORT: String(port),
       STAMPEDE_PREFIX: prefix,
       SECKILL_WORKERS: '1',
-      LOG_LEVEL: 'warn',
+      LOG_LEVEL: process.env.TEST_SECKILL_LOG ? 'info' : 'warn',
       SECKILL_RATE_GLOBAL: '0',
       SECKILL_RATE_PER_IP: '0',
       SECKILL_RATE_PER_USER: '0',
     },
-    stdio: 'ignore',
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // TEST_SECKILL_LOG=<dir>: each process' log lines in <dir>/seckill-<port>.log, for a failing run.
+  const logDir = process.env.TEST_SECKILL_LOG;
+  if (logDir) {
+    const out = createWriteStream(join(logDir, `seckill-${port}.log`));
+    child.stdout?.pipe(out);
+    child.stderr?.pipe(out);
+  } else {
+    child.stdout?.resume();
+    child.stderr?.resume();
+  }
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const s = { url: `http://127.0.0.1:${port}`, child, exited };
   await waitReady(s.url);

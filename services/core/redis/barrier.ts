@@ -9,15 +9,26 @@ import type { Redis } from 'ioredis';
  */
 export class ReplicaBarrier {
   private next: Promise<number> | null = null;
+  /**
+   * Counts connections: a WAIT re-sent after a reconnect (to the promoted master) only speaks for writes
+   * made on the new connection, so a WAIT answered on another connection than the write proves nothing.
+   */
+  private epoch = 0;
 
   constructor(
     private readonly redis: Redis,
     readonly replicas: number,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    redis.on('close', () => this.epoch++);
+  }
 
-  /** Resolves when the writes this connection made so far are on `replicas` replicas; rejects otherwise. */
+  /**
+   * Call right after a write's reply: resolves when the writes this connection made so far are on
+   * `replicas` replicas, rejects when they are not or when the connection changed meanwhile.
+   */
   async pass(): Promise<void> {
+    const epoch = this.epoch;
     if (!this.next) {
       this.next = new Promise<number>((resolve, reject) => {
         setImmediate(() => {
@@ -27,6 +38,8 @@ export class ReplicaBarrier {
       });
     }
     const acked = await this.next;
+    if (this.epoch !== epoch)
+      throw new Error('replication barrier timed out: the connection dropped before the replicas confirmed');
     if (acked < this.replicas)
       throw new Error(`replication barrier timed out: ${acked} of ${this.replicas} replicas acknowledged`);
   }

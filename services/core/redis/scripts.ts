@@ -163,22 +163,28 @@ export class Scripts {
       );
       return { code: code as RestoreCode, remaining: Number(remaining) };
     };
-    const first = await once();
-    if (this.barrier && first.code === RestoreCode.RESTORED) void this.settleRestore(once);
+    const first = once();
+    void this.settleRestore(first, once);
     return first;
   }
 
   /**
-   * The caller answers 503 without waiting: until a barrier passes, the restore is repeated (a no-op where
-   * it landed, the give-back on a promoted replica that missed it), so the unit is back exactly once.
+   * The caller may answer 503 without waiting, so the unit must come back even when this answer is lost:
+   * a connection drop rejects the unanswered part of an autopipeline instead of re-sending it, and a
+   * failover can take back a give-back the replicas had not seen. Until one attempt is answered and (with
+   * a replica barrier) replicated, the restore is repeated: a no-op where it landed, the give-back where
+   * it did not, so the unit is back exactly once.
    */
-  private async settleRestore(once: () => Promise<unknown>): Promise<void> {
-    for (let attempt = 0; attempt < 30; attempt++) {
+  private async settleRestore(first: Promise<unknown>, once: () => Promise<unknown>): Promise<void> {
+    let attempt = first;
+    for (let i = 0; ; i++) {
       try {
+        await attempt;
         return await this.barrier?.pass();
       } catch {
-        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** attempt, 2000)));
-        await once().catch(() => undefined);
+        if (i >= 30) return;
+        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** i, 2000)));
+        attempt = once();
       }
     }
   }
