@@ -11,6 +11,7 @@ import { ActivityCache } from '../../services/seckill/activity-cache.js';
 import { createRedis, closeRedis } from '../../services/core/redis/client.js';
 import { activityKeys } from '../../services/core/redis/keys.js';
 import { getMany } from '../../services/core/redis/multi-key.js';
+import { startApi } from '../helpers/api.js';
 import { testSchema, type TestSchema } from '../helpers/db.js';
 import { dropAmqpPrefix, quietLog, randomPrefix, tokens, waitFor } from '../helpers/env.js';
 import { FAST_TIERS, ordersOf, startOrders, type RunningOrders } from '../helpers/orders.js';
@@ -133,6 +134,17 @@ it(
     const keys = sales.map((a) => activityKeys(prefix, a.name).stock);
     await expect(redis.mget(...keys)).rejects.toThrow(/CROSSSLOT/);
     expect(await getMany(redis, keys)).toEqual(sales.map(() => '0'));
+    // The api's activity list reads every sale's stock the same way.
+    const api = await startApi(prefix, pg.schema, cluster.env);
+    try {
+      await waitFor(() => api.api.redis.status === 'ready', 'api cluster client ready', 30_000);
+      const list = await call(api.url, '/api/activities?pageSize=100', { method: 'GET' });
+      const items = list.body.items as { name: string; stock: { total: number; remaining: number | null } }[];
+      for (const a of sales)
+        expect(items.find((x) => x.name === a.name)?.stock).toMatchObject({ total: a.total, remaining: 0 });
+    } finally {
+      await api.stop();
+    }
 
     for (const [i, a] of sales.entries()) {
       await waitFor(

@@ -12,6 +12,7 @@ import { activitySpecSchema } from '../../services/core/activity/spec.js';
 import { closeRedis, createRedis } from '../../services/core/redis/client.js';
 import { activityKeys } from '../../services/core/redis/keys.js';
 import { loadSeckillConfig } from '../../services/seckill/config.js';
+import { ActivityCache } from '../../services/seckill/activity-cache.js';
 import { testSchema, type TestSchema } from '../helpers/db.js';
 import { dropAmqpPrefix, quietLog, randomPrefix, tokens, waitFor } from '../helpers/env.js';
 import { FAST_TIERS, ordersOf, startOrders, type RunningOrders } from '../helpers/orders.js';
@@ -115,12 +116,12 @@ function crowd(s: Stack, activity: string, lanes = 12) {
   };
 }
 
-async function liveActivity(s: Stack): Promise<string> {
+async function liveActivity(s: Stack, stock = TOTAL, existing?: string): Promise<string> {
   const now = Date.now();
-  const name = `failover-${process.pid}-${now.toString(36)}`;
+  const name = existing ?? `failover-${process.pid}-${now.toString(36)}-${stock}`;
   const spec = activitySpecSchema.parse({
     product: { sku: `SKU-${name}`, name: 'Failover product', price: '10.00' },
-    stock: TOTAL,
+    stock,
     window: { start: new Date(now - 60_000).toISOString(), end: new Date(now + 3_600_000).toISOString() },
     paymentWindow: '15m',
   });
@@ -217,7 +218,11 @@ it(
   'keeps every promise while Sentinel fails the master over under load',
   async () => {
     const s = await startStack();
+    // A seckill's stock-event subscription, made before the failover (the built ones are out of reach).
+    const sub = createRedis({ target: loadSeckillConfig(s.group.env).redis, log: quietLog, name: 'sub' });
+    const events = new ActivityCache(s.redis, s.prefix, quietLog, 2000);
     try {
+      await events.subscribe(sub);
       const activity = await liveActivity(s);
       const load = crowd(s, activity);
       await waitFor(() => load.accepted().length >= 100, '100 purchases before the failover', 60_000);
@@ -230,7 +235,18 @@ it(
       await load.stop();
       report('replica in sync', load.answers, t);
       await expectPromisesKept(s, activity, load.answers);
+      // The subscription followed the failover: a preheat on the new master reaches it.
+      let heard = 0;
+      const name = `after-${process.pid}-${Date.now().toString(36)}`;
+      sub.on('message', (_ch: string, a: string) => void (a === name && heard++));
+      await liveActivity(s, 10, name);
+      await waitFor(() => heard === 1, 'the first preheat announced', 30_000);
+      await events.load(name);
+      expect(events.known(name)).toBe(true);
+      await liveActivity(s, 11, name);
+      await waitFor(() => heard === 2 && !events.known(name), 'the stock event of the new master', 30_000);
     } finally {
+      await closeRedis(sub);
       await stopStack(s);
     }
   },
