@@ -79,6 +79,42 @@ async function tokenScenarios(c: BenchContext, crowd: string[]): Promise<Record<
   return { sale_token: sale, token_issue: { ...sale, load: issue, accepted: 0, rows: 0, invariants: NONE } };
 }
 
+/**
+ * What tracing at a 1% sample costs the sale: platforms with and without it, alternated twice, the best of
+ * each compared (one pair of runs moved by ±30% on this shared machine; the alternation evens that out).
+ */
+async function tracingCost(
+  base: Omit<BenchContext, 'seckillUrl'>,
+  env: Record<string, string>,
+): Promise<Record<string, Checked>> {
+  const sink = await otlpSink();
+  const traced = { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER_ARG: '0.01' };
+  const best: Record<string, Checked> = {};
+  try {
+    for (const round of [1, 2]) {
+      for (const [name, e] of [
+        ['sale_untraced', env],
+        ['sale_traced', traced],
+      ] as const) {
+        const r = await onPlatform(e, async (seckillUrl) => {
+          const c = { ...base, seckillUrl };
+          await createActivity(c, WARM_ACTIVITY, 100_000_000);
+          const crowd = await signTokens(c.tokens, 20_000, `${name}${round}-`);
+          return purchaseScenario(c, {
+            activity: `bench-${name.replace('_', '-')}-${round}`,
+            stock: 1000,
+            shoppers: crowd,
+          });
+        });
+        if (!best[name] || r.load.rps > (best[name] as Checked).load.rps) best[name] = r;
+      }
+    }
+  } finally {
+    sink.close();
+  }
+  return best;
+}
+
 const NONE = { oversold: 0, duplicate: 0, lost: 0, unannounced: 0 };
 
 async function purchases(c: BenchContext): Promise<Record<string, Checked>> {
@@ -133,9 +169,10 @@ function report(
     ],
     ['token_issue_p99_ms', f(p.token_issue?.load.p99Ms)],
     ['sale_traced_rps', f(p.sale_traced?.load.rps)],
+    ['sale_untraced_rps', f(p.sale_untraced?.load.rps)],
     [
       'ratio_sale_traced_vs_untraced',
-      f(p.sale && p.sale_traced ? p.sale_traced.load.rps / p.sale.load.rps : 0),
+      f(p.sale_untraced && p.sale_traced ? p.sale_traced.load.rps / p.sale_untraced.load.rps : 0),
     ],
     ['ratio_sale_vs_bare', ratio(p.sale?.load.rps)],
     ['ratio_soldout_vs_bare', ratio(p.soldout?.load.rps)],
@@ -195,25 +232,7 @@ async function main(): Promise<void> {
     if (['sale', 'soldout', 'token', 'ok'].some(wanted)) {
       p = await onPlatform(platformEnv, (seckillUrl) => purchases({ ...base, seckillUrl }));
     }
-    if (wanted('traced')) {
-      // The sale again with tracing on at a 1% sample, exporting to a local sink (the cost of tracing).
-      const sink = await otlpSink();
-      const traced = {
-        ...platformEnv,
-        OTEL_EXPORTER_OTLP_ENDPOINT: sink.url,
-        OTEL_TRACES_SAMPLER_ARG: '0.01',
-      };
-      try {
-        p.sale_traced = await onPlatform(traced, async (seckillUrl) => {
-          const c = { ...base, seckillUrl };
-          await createActivity(c, WARM_ACTIVITY, 100_000_000);
-          const crowd = await signTokens(tokens, 20_000, 't');
-          return purchaseScenario(c, { activity: 'bench-sale-traced', stock: 1000, shoppers: crowd });
-        });
-      } finally {
-        sink.close();
-      }
-    }
+    if (wanted('traced')) Object.assign(p, await tracingCost(base, platformEnv));
   } finally {
     await dropBenchPrefix(redis, config.prefix, config.amqpUrl).catch(() => undefined);
     await dropBenchPrefix(redis, `${config.prefix}-w`, config.amqpUrl).catch(() => undefined);
