@@ -69,9 +69,23 @@ const slotOf = async (key: string) =>
   Number(await (cluster.masters[0] as RedisProcess).client().call('CLUSTER', 'KEYSLOT', key));
 
 let n = 0;
-async function apply(stock: number): Promise<{ name: string; total: number }> {
+const nextName = () => `c-${process.pid}-${++n}-${Date.now().toString(36)}`;
+
+/** `count` fresh activity names spread evenly over the masters (random names may miss one). */
+async function spreadNames(count: number): Promise<string[]> {
+  const per = new Map<number, string[]>();
+  const want = Math.ceil(count / cluster.masters.length);
+  while ([...per.values()].reduce((s, l) => s + l.length, 0) < count) {
+    const name = nextName();
+    const owner = await ownerOf(await slotOf(activityKeys(prefix, name).stock));
+    const list = per.get(owner.port) ?? [];
+    if (list.length < want) per.set(owner.port, [...list, name]);
+  }
+  return [...per.values()].flat().slice(0, count);
+}
+
+async function apply(stock: number, name = nextName()): Promise<{ name: string; total: number }> {
   const now = Date.now();
-  const name = `c-${process.pid}-${++n}-${now.toString(36)}`;
   const spec = activitySpecSchema.parse({
     product: { sku: `SKU-${name}`, name: 'Cluster product', price: '10.00' },
     stock,
@@ -106,7 +120,7 @@ it(
   'sells exactly the stock of ten activities spread over the three masters, each 202 a row',
   async () => {
     const sales: { name: string; total: number }[] = [];
-    for (let i = 0; i < 10; i++) sales.push(await apply(5 + i));
+    for (const [i, name] of (await spreadNames(10)).entries()) sales.push(await apply(5 + i, name));
     const owners = await Promise.all(
       sales.map(async (a) => ownerOf(await slotOf(activityKeys(prefix, a.name).stock))),
     );
@@ -173,7 +187,7 @@ it(
   'delivers stock events published by scripts on every master to one subscription',
   async () => {
     const sales: { name: string; total: number }[] = [];
-    for (let i = 0; i < 9; i++) sales.push(await apply(3));
+    for (const name of await spreadNames(9)) sales.push(await apply(3, name));
     const owners = await Promise.all(
       sales.map(async (a) => ownerOf(await slotOf(activityKeys(prefix, a.name).stock))),
     );
