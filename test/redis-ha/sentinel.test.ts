@@ -270,6 +270,7 @@ it(
         await waitFor(
           () => load.answers.filter((a) => a.sent > stalledAt + 600).length >= 50,
           'purchases while stalled',
+          60_000,
         );
       });
       await waitFor(
