@@ -97,9 +97,6 @@ function tokenArg(
   activity: string,
   userId: string,
 ): PurchaseTokenArg | undefined {
-  // Sold out answers without looking at the token (purchase.ts answers it from memory); only a keyed
-  // request, perhaps the retry of an accepted purchase, goes on to the script.
-  if (h.req.headers['idempotency-key'] === undefined && d.cache.isSoldOut(activity)) return undefined;
   const known = d.cache.peek(activity);
   if (known && !known.info.purchaseToken) return undefined;
   const header = h.req.headers['purchase-token'];
@@ -130,12 +127,16 @@ export function purchaseHandler(d: PurchaseRouteDeps): (h: HotRequest) => Promis
     // Sold out answers from memory only without an Idempotency-Key: a keyed request may be the retry of an
     // accepted purchase, whose 202 only the script can repeat.
     const keyed = h.req.headers['idempotency-key'] !== undefined;
-    const known = !keyed && d.cache.isSoldOut(h.name) ? d.tokens.cachedHeader(auth) : undefined;
+    const soldOut = !keyed && d.cache.isSoldOut(h.name);
+    const known = soldOut ? d.tokens.cachedHeader(auth) : undefined;
     admit(h.ip, known);
     if (known) throw SOLD_OUT;
     const principal = await d.tokens.verifyHeader(auth);
     const wait = d.limits.perUser.take(principal.userId);
     if (wait) throw limited(wait, 'per-user');
+    // Decided once: a sold-out sale answers every unkeyed shopper from memory, never reading the body or
+    // looking at a purchase token.
+    if (soldOut) throw SOLD_OUT;
     const activity = checkActivityName(h.name);
     const token = tokenArg(d, h, activity, principal.userId);
     const quantity = await quantityOf(h.req);
