@@ -7,7 +7,9 @@ import { listen } from '../../services/core/http/server.js';
 import { activityKeys } from '../../services/core/redis/keys.js';
 import { loadOrdersConfig } from '../../services/orders/config.js';
 import { buildOrders, type Orders } from '../../services/orders/service.js';
-import { quietLog } from './env.js';
+import { testSchema, type TestSchema } from './db.js';
+import { dropAmqpPrefix, dropRedisPrefix, newRedis, quietLog } from './env.js';
+import { startSeckill, waitReady, type RunningSeckill } from './seckill.js';
 
 export const FAST_TIERS = '100,200,300';
 
@@ -110,4 +112,43 @@ export async function expectInvariants(
   expect(rows.map((r) => r.id).sort()).toEqual([...accepted].sort());
   for (const r of rows)
     if (r.status === 'closed' || r.status === 'failed') expect(r.stock_returned_at).not.toBeNull();
+}
+
+export interface Pipeline {
+  pg: TestSchema;
+  redis: Redis;
+  seckill: RunningSeckill;
+  worker: RunningOrders;
+  /** Stops both processes and removes the suite's queues, keys and schema. */
+  stop(): Promise<void>;
+}
+
+/** A seckill and an orders worker on one fresh schema, under `prefix`: the order pipeline suites' set-up. */
+export async function startPipeline(
+  prefix: string,
+  seckillEnv: Record<string, string> = {},
+): Promise<Pipeline> {
+  const pg = await testSchema();
+  const redis = newRedis();
+  const worker = await startOrders(prefix, pg.schema);
+  const seckill = await startSeckill(prefix, {
+    STAMPEDE_RETRY_TIERS_MS: FAST_TIERS,
+    DATABASE_SCHEMA: pg.schema,
+    ...seckillEnv,
+  });
+  await waitReady(seckill.url);
+  return {
+    pg,
+    redis,
+    seckill,
+    worker,
+    async stop() {
+      await seckill.stop();
+      await worker.stop();
+      await dropAmqpPrefix(prefix);
+      await dropRedisPrefix(redis, prefix);
+      await redis.quit();
+      await pg.drop();
+    },
+  };
 }

@@ -12,24 +12,10 @@ import { activitySpecSchema } from '../../services/core/activity/spec.js';
 import { orderTopology } from '../../services/core/messaging/topology.js';
 import { activityKeys, stockEventsChannel } from '../../services/core/redis/keys.js';
 import { Scripts } from '../../services/core/redis/scripts.js';
-import { testSchema, type TestSchema } from '../helpers/db.js';
-import {
-  AMQP_URL,
-  dropAmqpPrefix,
-  dropRedisPrefix,
-  newRedis,
-  randomPrefix,
-  tokens,
-  waitFor,
-} from '../helpers/env.js';
-import {
-  expectInvariants,
-  FAST_TIERS,
-  ordersOf,
-  startOrders,
-  type RunningOrders,
-} from '../helpers/orders.js';
-import { call, startSeckill, waitReady, type RunningSeckill } from '../helpers/seckill.js';
+import { type TestSchema } from '../helpers/db.js';
+import { AMQP_URL, randomPrefix, tokens, waitFor } from '../helpers/env.js';
+import { expectInvariants, FAST_TIERS, ordersOf, startPipeline, type Pipeline } from '../helpers/orders.js';
+import { call, type RunningSeckill } from '../helpers/seckill.js';
 
 const run = promisify(execFile);
 const BIN = new URL('../../bin/stampede.js', import.meta.url).pathname;
@@ -37,29 +23,16 @@ const prefix = randomPrefix('parked');
 let pg: TestSchema;
 let redis: Redis;
 let seckill: RunningSeckill;
-let worker: RunningOrders;
+
+let pipeline: Pipeline;
 
 beforeAll(async () => {
   if (!existsSync(new URL('../../dist/services/cli/main.js', import.meta.url)))
     throw new Error('dist/ is missing: run npm run build first (npm test does)');
-  pg = await testSchema();
-  redis = newRedis();
-  worker = await startOrders(prefix, pg.schema);
-  seckill = await startSeckill(prefix, {
-    STAMPEDE_RETRY_TIERS_MS: FAST_TIERS,
-    DATABASE_SCHEMA: pg.schema,
-    SECKILL_RATE_PER_USER: '1000',
-  });
-  await waitReady(seckill.url);
+  pipeline = await startPipeline(prefix, { SECKILL_RATE_PER_USER: '1000' });
+  ({ pg, redis, seckill } = pipeline);
 });
-afterAll(async () => {
-  await seckill.stop();
-  await worker.stop();
-  await dropAmqpPrefix(prefix);
-  await dropRedisPrefix(redis, prefix);
-  await redis.quit();
-  await pg.drop();
-});
+afterAll(() => pipeline.stop());
 
 async function parkedCount(): Promise<number> {
   const conn = await amqp.connect(AMQP_URL);

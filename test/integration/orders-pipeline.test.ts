@@ -10,25 +10,18 @@ import { activityKeys } from '../../services/core/redis/keys.js';
 import { Scripts } from '../../services/core/redis/scripts.js';
 import { AppError } from '../../services/core/errors.js';
 import { closeExpired, returnOwedUnits } from '../../services/orders/stock-return.js';
-import { testSchema, type TestSchema } from '../helpers/db.js';
-import {
-  AMQP_URL,
-  dropAmqpPrefix,
-  dropRedisPrefix,
-  newRedis,
-  randomPrefix,
-  tokens,
-  waitFor,
-} from '../helpers/env.js';
+import { type TestSchema } from '../helpers/db.js';
+import { AMQP_URL, randomPrefix, tokens, waitFor } from '../helpers/env.js';
 import {
   applyLive,
   expectInvariants,
-  FAST_TIERS,
   ordersOf,
   startOrders,
+  startPipeline,
+  type Pipeline,
   type RunningOrders,
 } from '../helpers/orders.js';
-import { call, startSeckill, waitReady, type RunningSeckill } from '../helpers/seckill.js';
+import { call, type RunningSeckill } from '../helpers/seckill.js';
 
 const prefix = randomPrefix('pipe');
 let pg: TestSchema;
@@ -36,21 +29,13 @@ let redis: Redis;
 let seckill: RunningSeckill;
 let worker: RunningOrders;
 
+let pipeline: Pipeline;
+
 beforeAll(async () => {
-  pg = await testSchema();
-  redis = newRedis();
-  seckill = await startSeckill(prefix, { STAMPEDE_RETRY_TIERS_MS: FAST_TIERS, DATABASE_SCHEMA: pg.schema });
-  worker = await startOrders(prefix, pg.schema);
-  await waitReady(seckill.url);
+  pipeline = await startPipeline(prefix);
+  ({ pg, redis, seckill, worker } = pipeline);
 });
-afterAll(async () => {
-  await worker.stop();
-  await seckill.stop();
-  await dropAmqpPrefix(prefix);
-  await dropRedisPrefix(redis, prefix);
-  await redis.quit();
-  await pg.drop();
-});
+afterAll(() => pipeline.stop());
 
 async function buyAll(activity: string, users: string[], repeats = 1): Promise<Set<string>> {
   const accepted = new Set<string>();

@@ -6,38 +6,23 @@ import { applyActivity } from '../../services/core/activity/apply.js';
 import { activitySpecSchema } from '../../services/core/activity/spec.js';
 import { activityKeys } from '../../services/core/redis/keys.js';
 import { PreheatCode } from '../../services/core/redis/scripts.js';
-import { testSchema, type TestSchema } from '../helpers/db.js';
-import { dropAmqpPrefix, dropRedisPrefix, newRedis, randomPrefix, tokens, waitFor } from '../helpers/env.js';
-import {
-  expectInvariants,
-  FAST_TIERS,
-  ordersOf,
-  startOrders,
-  type RunningOrders,
-} from '../helpers/orders.js';
-import { call, startSeckill, waitReady, type Answer, type RunningSeckill } from '../helpers/seckill.js';
+import { type TestSchema } from '../helpers/db.js';
+import { randomPrefix, tokens, waitFor } from '../helpers/env.js';
+import { expectInvariants, ordersOf, startPipeline, type Pipeline } from '../helpers/orders.js';
+import { call, type Answer, type RunningSeckill } from '../helpers/seckill.js';
 
 const prefix = randomPrefix('rebuild');
 let pg: TestSchema;
 let redis: Redis;
 let seckill: RunningSeckill;
-let worker: RunningOrders;
+
+let pipeline: Pipeline;
 
 beforeAll(async () => {
-  pg = await testSchema();
-  redis = newRedis();
-  worker = await startOrders(prefix, pg.schema);
-  seckill = await startSeckill(prefix, { STAMPEDE_RETRY_TIERS_MS: FAST_TIERS, DATABASE_SCHEMA: pg.schema });
-  await waitReady(seckill.url);
+  pipeline = await startPipeline(prefix);
+  ({ pg, redis, seckill } = pipeline);
 });
-afterAll(async () => {
-  await seckill.stop();
-  await worker.stop();
-  await dropAmqpPrefix(prefix);
-  await dropRedisPrefix(redis, prefix);
-  await redis.quit();
-  await pg.drop();
-});
+afterAll(() => pipeline.stop());
 
 const buy = async (activity: string, user: string): Promise<Answer> =>
   call(seckill.url, `/seckill/${activity}`, {
