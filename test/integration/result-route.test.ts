@@ -1,7 +1,6 @@
 // `GET /seckill/:activity/result` against the real services: rate-limited per user like the purchase, and a
-// queued order answered from Redis alone. The seckill reaches Postgres through a counting TCP relay, so
+// queued order answered from Redis alone. The seckill reaches Postgres through the fault proxy, whose tap counts the bytes, so
 // the test sees whether polling a queued order sends Postgres anything at all.
-import { createServer, Socket, type Server } from 'node:net';
 import type { Redis } from 'ioredis';
 import { testSchema, type TestSchema } from '../helpers/db.js';
 import {
@@ -14,52 +13,25 @@ import {
   waitFor,
 } from '../helpers/env.js';
 import { applyLive, FAST_TIERS, startOrders } from '../helpers/orders.js';
+import { FaultProxy } from '../helpers/proxy.js';
 import { call, startSeckill, waitReady, type RunningSeckill } from '../helpers/seckill.js';
-
-/** Forwards to Postgres and counts the bytes clients send it. */
-class CountingRelay {
-  bytesToServer = 0;
-  private server: Server | null = null;
-  private readonly sockets = new Set<Socket>();
-
-  async start(): Promise<string> {
-    const target = new URL(DATABASE_URL);
-    this.server = createServer((client) => {
-      const upstream = new Socket().connect(Number(target.port || 5432), target.hostname);
-      for (const s of [client, upstream]) this.sockets.add(s);
-      client.on('data', (c: Buffer) => {
-        this.bytesToServer += c.length;
-        upstream.write(c);
-      });
-      upstream.on('data', (c: Buffer) => client.write(c));
-      const end = () => [client, upstream].forEach((s) => s.destroy());
-      client.on('close', end).on('error', end);
-      upstream.on('close', end).on('error', end);
-    });
-    await new Promise<void>((r) => this.server?.listen(0, '127.0.0.1', r));
-    const url = new URL(DATABASE_URL);
-    url.hostname = '127.0.0.1';
-    url.port = String((this.server.address() as { port: number }).port);
-    return url.toString();
-  }
-
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise((r) => this.server?.close(r));
-  }
-}
 
 const prefix = randomPrefix('result');
 let pg: TestSchema;
 let redis: Redis;
-let relay: CountingRelay;
+let relay: FaultProxy;
+/** Bytes the seckill sent Postgres (through the fault proxy's tap). */
+let bytesToPostgres = 0;
 let seckill: RunningSeckill;
 
 beforeAll(async () => {
   pg = await testSchema();
   redis = newRedis();
-  relay = new CountingRelay();
-  const url = await relay.start();
+  relay = await FaultProxy.forUrl(DATABASE_URL).start();
+  relay.tap = (toServer, chunk) => {
+    if (toServer) bytesToPostgres += chunk.length;
+  };
+  const url = relay.url(DATABASE_URL);
   seckill = await startSeckill(prefix, {
     STAMPEDE_RETRY_TIERS_MS: FAST_TIERS,
     DATABASE_SCHEMA: pg.schema,
@@ -83,13 +55,13 @@ it('answers a queued order from Redis without a Postgres query, and the written 
   const bought = await call(seckill.url, `/seckill/${a.name}`, { token, body: {} });
   expect(bought.status).toBe(202);
   // No worker yet: the order is queued. Polling it (within the rate limit) sends Postgres nothing.
-  const before = relay.bytesToServer;
+  const before = bytesToPostgres;
   for (let i = 0; i < 4; i++) {
     const r = await call(seckill.url, `/seckill/${a.name}/result`, { token });
     if (r.status === 429) continue;
     expect(r.body).toEqual({ orderId: bought.body.orderId, status: 'queued' });
   }
-  expect(relay.bytesToServer - before).toBe(0);
+  expect(bytesToPostgres - before).toBe(0);
 
   const worker = await startOrders(prefix, pg.schema);
   try {
@@ -98,7 +70,7 @@ it('answers a queued order from Redis without a Postgres query, and the written 
       return r.body.status === 'pending_payment' ? r.body : null;
     }, 'the result to come from Postgres');
     expect(written).toEqual({ orderId: bought.body.orderId, status: 'pending_payment' });
-    expect(relay.bytesToServer).toBeGreaterThan(before);
+    expect(bytesToPostgres).toBeGreaterThan(before);
   } finally {
     await worker.stop();
   }
