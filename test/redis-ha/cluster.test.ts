@@ -9,7 +9,7 @@ import { activitySpecSchema } from '../../services/core/activity/spec.js';
 import { loadSeckillConfig } from '../../services/seckill/config.js';
 import { ActivityCache } from '../../services/seckill/activity-cache.js';
 import { createRedis, closeRedis } from '../../services/core/redis/client.js';
-import { activityKeys } from '../../services/core/redis/keys.js';
+import { activityKeys, stockEventsChannel } from '../../services/core/redis/keys.js';
 import { getMany } from '../../services/core/redis/multi-key.js';
 import { startApi } from '../helpers/api.js';
 import { testSchema, type TestSchema } from '../helpers/db.js';
@@ -200,8 +200,22 @@ it(
     const cache = new ActivityCache(redis, prefix, quietLog, 2000);
     try {
       await cache.subscribe(sub);
+      // The preheats above published on their masters; the cluster bus may still be carrying those events
+      // to the subscription's node, and a late one would forget an entry loaded below. A fence published on
+      // each master travels the same ordered link behind them: once every fence is heard, none is left.
+      const channel = stockEventsChannel(prefix);
+      const fences = new Set<string>();
+      const heard = new Set<string>();
+      sub.on('message', (ch: string, msg: string) => {
+        if (ch !== channel) return;
+        if (msg.startsWith('fence-')) fences.add(msg);
+        else heard.add(msg);
+      });
+      for (const m of cluster.masters) await m.client().publish(channel, `fence-${m.port}`);
+      await waitFor(() => fences.size === cluster.masters.length, 'fences heard', 30_000);
       for (const a of sales) await cache.load(a.name);
       expect(sales.every((a) => cache.known(a.name))).toBe(true);
+      heard.clear();
       // More stock: preheat.lua runs on the activity's master and PUBLISHes there.
       for (const a of sales) {
         const spec = activitySpecSchema.parse({
@@ -216,7 +230,11 @@ it(
         await applyActivity(pg.db, redis, prefix, a.name, spec);
       }
       // Only a stock event forgets a loaded entry (its TTL only refreshes it): each one was heard.
-      await waitFor(() => sales.every((a) => !cache.known(a.name)), 'every stock event heard', 30_000);
+      await waitFor(
+        () => sales.every((a) => heard.has(a.name) && !cache.known(a.name)),
+        'every stock event heard',
+        30_000,
+      );
     } finally {
       await closeRedis(sub);
     }
