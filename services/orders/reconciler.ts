@@ -50,11 +50,11 @@ interface Entry {
  * The buyers hash doubles as the outbox: an entry (not given back, not parked) older than the grace
  * period whose order has no row was accepted but its message was lost; it is published again (the
  * worker's claim and the unique key make that safe). At scale that must stay cheap and must not feed a
- * backlog, so: one replica runs it at a time (a Redis lease); each run looks at no more than `batch`
- * entries, continuing each activity's HSCAN where the last run stopped; nothing is re-published while the
- * work or retry queues hold messages (a backlog explains missing rows: a paused or slow consumer must not
- * see its queue doubled every run); and an order is re-published at most once per grace period (a marker
- * with that TTL). Also exports Redis-vs-Postgres drift per activity.
+ * backlog, so: one replica runs it at a time (a Redis lease); each run looks at about `batch` entries
+ * (HSCAN's COUNT is a hint: a page may run a bucket past it), continuing each activity's HSCAN where the
+ * last run stopped; nothing is re-published while the work or retry queues hold messages (a backlog
+ * explains missing rows: a paused or slow consumer must not see its queue doubled every run); and an order
+ * is re-published at most once per grace period (a marker with that TTL). Also exports Redis-vs-Postgres drift per activity.
  */
 export class Reconciler {
   private readonly holder = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;

@@ -141,9 +141,11 @@ it('never feeds a paused consumer’s backlog, and re-drives only what was lost,
     );
     await sample();
     expect(maxDepth).toBe(QUEUED);
-    // Meanwhile the runs covered every entry (pages of at most BATCH) and re-published nothing.
+    // Meanwhile the runs covered every entry (pages of about BATCH) and re-published nothing. HSCAN's
+    // COUNT is a hint: a page may end a hash bucket or two past it (CI saw 1,002 for 1,000), so the bound
+    // is BATCH plus a small slack, far from the whole hash (10,100) a run without a budget would read.
     const leaderRuns = replicas.flatMap((r) => r.runs.filter((x) => x.leader));
-    expect(Math.max(...leaderRuns.map((x) => x.scanned))).toBeLessThanOrEqual(BATCH);
+    expect(Math.max(...leaderRuns.map((x) => x.scanned))).toBeLessThanOrEqual(BATCH * 1.05);
     expect(leaderRuns.flatMap((x) => x.republished)).toEqual([]);
     // One replica acts at a time: the lease holder; the other's runs do nothing.
     expect(replicas.filter((r) => r.runs.some((x) => x.leader))).toHaveLength(1);
