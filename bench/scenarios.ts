@@ -95,12 +95,15 @@ async function settle(
   cores: Record<string, number>,
 ): Promise<Checked> {
   const ended = performance.now();
-  const accepted = await acceptedOf(c.seckillUrl, activity);
+  // Re-read on every pass: wrk stops counting at its deadline with a request per connection in flight,
+  // and those may still be accepted after the first read.
+  let accepted = await acceptedOf(c.seckillUrl, activity);
   let seen = await rowCount(c.db, activity);
   const deadline = Date.now() + 120_000;
   while (seen.rows < accepted && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 20));
     seen = await rowCount(c.db, activity);
+    accepted = await acceptedOf(c.seckillUrl, activity);
   }
   const drainSeconds = (performance.now() - ended) / 1000;
   const remaining = Number(await c.redis.get(activityKeys(c.prefix, activity).stock));
