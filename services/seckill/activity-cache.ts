@@ -25,6 +25,7 @@ export class ActivityCache {
   private readonly loading = new Map<string, Promise<StoredActivity | null>>();
   private readonly soldOut = new Map<string, number>();
   private readonly probing = new Set<string>();
+  private readonly seen = new Set<string>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -42,9 +43,18 @@ export class ActivityCache {
     return e?.value;
   }
 
-  /** True when the activity is known to exist; never touches Redis (safe for metric labels). */
+  /**
+   * True once the activity was seen to exist; never touches Redis (safe for metric labels). Kept apart
+   * from the entries: a stock event that forgets an entry while a request is in flight must not move that
+   * request's count to the `unknown` label (the panels then missed a few purchases of a sale).
+   */
   known(name: string): boolean {
-    return Boolean(this.entries.get(name)?.value);
+    return this.seen.has(name);
+  }
+
+  /** True while a loaded entry is held (a stock event or a reconnect forgets it). */
+  holds(name: string): boolean {
+    return this.entries.has(name);
   }
 
   /** Reads through to Redis (single-flight per activity). */
@@ -55,6 +65,7 @@ export class ActivityCache {
     const p = withTimeout(readActivity(this.redis, this.prefix, name), this.timeoutMs, 'activity read')
       .then((value) => {
         this.entries.set(name, { value, at: this.now() });
+        if (value) this.seen.add(name);
         return value;
       })
       .finally(() => this.loading.delete(name));

@@ -225,22 +225,33 @@ async function runSale(): Promise<SaleSummary> {
  * range's last step sees everything the conditions saw.
  */
 async function ingested(sale: SaleSummary, operated: string): Promise<number> {
-  const seen = async (query: string, atLeast: number) => ((await prometheus.value(query)) ?? -1) >= atLeast;
+  const wanted: [string, number][] = [
+    [`sum(stampede_purchase_requests_total{activity="${sale.activity}"})`, sale.requests],
+    ['sum(stampede_orders_persisted_total)', sale.orders.rows],
+    ['sum(stampede_orders_closed_total)', sale.closed],
+    [`count(stampede_reconcile_drift{activity="${sale.activity}"})`, 1],
+    [`stampede_activity_phase{activity="${operated}",phase="Live"}`, 1],
+  ];
+  // A condition wait, so the bound only matters on a machine too busy to scrape; on a timeout the error
+  // names what was still short, and by how much.
   await waitFor(
-    async () =>
-      (await seen(`sum(stampede_purchase_requests_total{activity="${sale.activity}"})`, sale.requests)) &&
-      (await seen('sum(stampede_orders_persisted_total)', sale.orders.rows)) &&
-      (await seen('sum(stampede_orders_closed_total)', sale.closed)) &&
-      (await seen(`count(stampede_reconcile_drift{activity="${sale.activity}"})`, 1)) &&
-      (await seen(`stampede_activity_phase{activity="${operated}",phase="Live"}`, 1)),
+    async () => {
+      const short: string[] = [];
+      for (const [query, atLeast] of wanted) {
+        const v = (await prometheus.value(query)) ?? -1;
+        if (v < atLeast) short.push(`${query} = ${v} < ${atLeast}`);
+      }
+      if (short.length) throw new Error(short.join('; '));
+      return true;
+    },
     'Prometheus to ingest the whole sale',
-    60_000,
+    120_000,
   );
   const end = Math.ceil(Date.now() / 1000) + SCRAPE_SECONDS;
   await waitFor(
     async () => ((await prometheus.value('min(timestamp(up))')) ?? 0) > end,
     'a scrape of every target after the sale',
-    30_000,
+    60_000,
   );
   return end;
 }

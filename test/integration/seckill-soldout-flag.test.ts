@@ -2,12 +2,14 @@
 // re-probed by one background read when an event was missed (a stock change made behind its back).
 import type { Redis } from 'ioredis';
 import { activityKeys } from '../../services/core/redis/keys.js';
+import { ActivityCache } from '../../services/seckill/activity-cache.js';
 import { liveActivity } from '../helpers/activity.js';
 import {
   REDIS_URL,
   dropAmqpPrefix,
   dropRedisPrefix,
   newRedis,
+  quietLog,
   randomPrefix,
   tokens,
   waitFor,
@@ -31,6 +33,20 @@ afterAll(async () => {
   await dropAmqpPrefix(prefix);
   await dropRedisPrefix(redis, prefix);
   await redis.quit();
+});
+
+it('keeps an activity its own metric label after a stock event forgets its entry', async () => {
+  const a = await liveActivity(redis, prefix, { total: 3 });
+  const cache = new ActivityCache(redis, prefix, quietLog, 2000);
+  expect(cache.known(a.name)).toBe(false);
+  await cache.load(a.name);
+  expect([cache.holds(a.name), cache.known(a.name)]).toEqual([true, true]);
+  // What a stock event does while a purchase is in flight: that purchase is still counted as a.name's.
+  cache.invalidate(a.name);
+  expect([cache.holds(a.name), cache.known(a.name)]).toEqual([false, true]);
+  // A name that never existed never becomes a label value.
+  await cache.load(`${a.name}-nope`);
+  expect(cache.known(`${a.name}-nope`)).toBe(false);
 });
 
 it('sells again after a stock change whose event was missed, found by the background probe', async () => {

@@ -214,7 +214,7 @@ it(
       for (const m of cluster.masters) await m.client().publish(channel, `fence-${m.port}`);
       await waitFor(() => fences.size === cluster.masters.length, 'fences heard', 30_000);
       for (const a of sales) await cache.load(a.name);
-      expect(sales.every((a) => cache.known(a.name))).toBe(true);
+      expect(sales.every((a) => cache.holds(a.name))).toBe(true);
       heard.clear();
       // More stock: preheat.lua runs on the activity's master and PUBLISHes there.
       for (const a of sales) {
@@ -231,7 +231,7 @@ it(
       }
       // Only a stock event forgets a loaded entry (its TTL only refreshes it): each one was heard.
       await waitFor(
-        () => sales.every((a) => heard.has(a.name) && !cache.known(a.name)),
+        () => sales.every((a) => heard.has(a.name) && !cache.holds(a.name)),
         'every stock event heard',
         30_000,
       );

@@ -242,9 +242,9 @@ it(
       await liveActivity(s, 10, name);
       await waitFor(() => heard === 1, 'the first preheat announced', 30_000);
       await events.load(name);
-      expect(events.known(name)).toBe(true);
+      expect(events.holds(name)).toBe(true);
       await liveActivity(s, 11, name);
-      await waitFor(() => heard === 2 && !events.known(name), 'the stock event of the new master', 30_000);
+      await waitFor(() => heard === 2 && !events.holds(name), 'the stock event of the new master', 30_000);
     } finally {
       await closeRedis(sub);
       await stopStack(s);
