@@ -95,7 +95,9 @@ it('lets exactly one of two operators act, and the other take over when the lead
   procs.get(leader)?.child.kill('SIGKILL');
   const killedAt = Date.now();
   await waitFor(async () => (await holder()) === standby, 'the standby to take the lease', 15_000);
-  expect(Date.now() - killedAt).toBeLessThan(3_000 + 2_000);
+  // The 3 s lease, a retry period, and slack for a busy machine; a standby that ignored the lease's
+  // duration (or waited out a default 15 s one) still fails here.
+  expect(Date.now() - killedAt).toBeLessThan(3_000 + 2_000 + 3_000);
   await cluster.create('second', saleSpec({ startInMs: 3_600_000, lengthMs: 60_000 }));
   await cluster.waitPhase('second', 'Scheduled');
   expect(await reconciles(standby)).toBeGreaterThan(0);

@@ -32,8 +32,10 @@ afterAll(async () => {
 });
 
 it('runs a sale from Scheduled to Ended, preheating and scaling ahead of the crowd', async () => {
+  // 12 s ahead: the baseline must be seen before start − scalingLead (8 s after the create), which a busy
+  // machine's first reconcile and the test's polls must both fit in.
   const spec = saleSpec({
-    startInMs: 7000,
+    startInMs: 12_000,
     lengthMs: 6000,
     stock: 2,
     preheatLead: '3s',
