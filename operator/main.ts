@@ -1,12 +1,14 @@
 import { ConfigError } from '../services/core/config.js';
 import { gracefulShutdown, listen, onSignals } from '../services/core/http/server.js';
 import { createLogger } from '../services/core/log.js';
+import { startTracing } from '../services/core/tracing.js';
 import { loadOperatorConfig } from './config.js';
 import { buildOperator } from './service.js';
 
 async function main(): Promise<void> {
   const config = loadOperatorConfig();
   const log = createLogger('operator', config.logLevel);
+  const tracing = startTracing('operator', config.tracing);
   const operator = buildOperator(config, log);
   await operator.start();
   const server = await listen(operator.app, config.port);
@@ -18,7 +20,7 @@ async function main(): Promise<void> {
       server,
       delayMs: 0,
       drainTimeoutMs: 5_000,
-      closers: operator.closers,
+      closers: [...operator.closers, { name: 'tracing', close: () => tracing.shutdown() }],
     }),
     log,
   );

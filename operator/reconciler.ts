@@ -1,5 +1,6 @@
 import { activitySpecSchema, type ActivitySpec } from '../services/core/activity/spec.js';
 import type { Logger } from '../services/core/log.js';
+import { inSpan, SpanKind } from '../services/core/tracing.js';
 import type { KubeClient } from './kube/client.js';
 import type { ActivityWatch } from './kube/informer.js';
 import type { OperatorMetrics } from './metrics.js';
@@ -55,6 +56,16 @@ export class Reconciler {
 
   async reconcile(key: string): Promise<number | null> {
     const [namespace, name] = key.split('/') as [string, string];
+    // One trace per pass (a root: no request started it), its store and API calls as children, so a slow
+    // or failing reconcile shows which of them it waited on. Nothing is recorded while tracing is off.
+    const attributes = { 'k8s.namespace.name': namespace, 'stampede.activity': name };
+    return inSpan('reconcile SeckillActivity', () => this.timed(namespace, name), {
+      kind: SpanKind.INTERNAL,
+      attributes,
+    });
+  }
+
+  private async timed(namespace: string, name: string): Promise<number | null> {
     const end = this.d.metrics.duration.startTimer();
     try {
       const obj = this.d.watch()?.get(namespace, name) ?? (await this.d.kube.getActivity(namespace, name));
@@ -90,19 +101,16 @@ export class Reconciler {
     let scaling: Observed['scaling'] = { ok: true, raised: false };
     let stock: Observed['stock'] = null;
     try {
-      const reg = await this.register(obj, spec, now);
+      const reg = await inSpan('postgres register, redis preheat', () => this.register(obj, spec, now));
       if (reg && 'conflict' in reg) return await this.refuseName(obj, reg.conflict, now);
       preheat = reg;
-      stock = await observeStock(this.d.stores, obj.name);
+      stock = await inSpan('redis observe stock', () => observeStock(this.d.stores, obj.name));
     } catch (err) {
       error = `stores: ${messageOf(err)}`;
     }
     try {
-      scaling = await this.scale(
-        obj.namespace,
-        spec.scaling.targets.map((t) => t.name),
-        now,
-      );
+      const targets = spec.scaling.targets.map((t) => t.name);
+      scaling = await inSpan('kubernetes apply scaling', () => this.scale(obj.namespace, targets, now));
     } catch (err) {
       error = `scaling: ${messageOf(err)}`;
     }
@@ -163,7 +171,7 @@ export class Reconciler {
   private async writeStatus(obj: ActivityObject, status: ActivityStatus, metric = true): Promise<null> {
     if (metric) this.d.metrics.setPhase(obj.name, status.phase);
     if (sameStatus(obj.status, status)) return null;
-    await this.d.kube.replaceStatus(obj, status);
+    await inSpan('kubernetes replace status', () => this.d.kube.replaceStatus(obj, status));
     if (obj.status?.phase !== status.phase) {
       const from = obj.status?.phase ?? 'none';
       await this.d.kube

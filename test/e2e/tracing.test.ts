@@ -1,63 +1,13 @@
 // Traces through the processes `npm start` runs, exported over OTLP/HTTP to a receiver this test runs:
 // one purchase that continues the caller's traceparent is one trace holding the seckill request, the
 // publish, the worker's processing of that order and the insert of its row; the batch span links it.
-import { createServer, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { tokens, waitFor } from '../helpers/env.js';
 import { ROOT_ADMIN as ADMIN, startPlatform, type Platform } from '../helpers/platform.js';
 import { call } from '../helpers/seckill.js';
-
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  links?: { traceId: string; spanId: string }[];
-  service: string;
-}
-
-/** OTLP/JSON ids are hex; some encoders send base64. Normalise to lower-case hex. */
-const hex = (id: string | undefined): string =>
-  !id ? '' : /^[0-9a-f]+$/i.test(id) ? id.toLowerCase() : Buffer.from(id, 'base64').toString('hex');
-
-function receiver(): Promise<{ server: Server; url: string; spans: OtlpSpan[] }> {
-  const spans: OtlpSpan[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      const parsed = JSON.parse(body) as {
-        resourceSpans: {
-          resource: { attributes: { key: string; value: { stringValue?: string } }[] };
-          scopeSpans: { spans: OtlpSpan[] }[];
-        }[];
-      };
-      for (const rs of parsed.resourceSpans ?? []) {
-        const service = rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
-        for (const ss of rs.scopeSpans ?? [])
-          for (const s of ss.spans ?? [])
-            spans.push({
-              ...s,
-              traceId: hex(s.traceId),
-              spanId: hex(s.spanId),
-              parentSpanId: hex(s.parentSpanId),
-              links: (s.links ?? []).map((l) => ({ traceId: hex(l.traceId), spanId: hex(l.spanId) })),
-              service,
-            });
-      }
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end('{}');
-    });
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      resolve({ server, url: `http://127.0.0.1:${port}`, spans });
-    }),
-  );
-}
+import { otlpReceiver as receiver } from '../helpers/otlp.js';
 
 describe('traces', () => {
   let p: Platform;
