@@ -5,11 +5,11 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.js';
 import { startPlatform, type Platform } from '../helpers/platform.js';
 
 const run = promisify(execFile);
 const BIN = new URL('../../bin/stampede.js', import.meta.url).pathname;
-const CHROMIUM = '/usr/bin/chromium';
 let p: Platform;
 
 beforeAll(async () => {
@@ -86,14 +86,7 @@ async function dumpDom(report: string): Promise<string> {
       const { stdout } = await run(
         CHROMIUM,
         [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-quic',
-          '--no-first-run',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--disable-sync',
+          ...CHROMIUM_ARGS,
           `--user-data-dir=${mkdtempSync(join(tmpdir(), 'chromium-'))}`,
           '--dump-dom',
           `file://${report}`,

@@ -14,6 +14,7 @@ import axe from 'axe-core';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { waitFor } from '../helpers/env.js';
 import { ROOT_ADMIN, startPlatform, type Platform } from '../helpers/platform.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.js';
 
 const SHOTS = join(tmpdir(), 'stampede-storefront-shots');
 const BIN = new URL('../../bin/stampede.js', import.meta.url).pathname;
@@ -36,17 +37,8 @@ beforeAll(async () => {
   p = await startPlatform({ API_AUTH_RATE_PER_MINUTE: '0', SECKILL_WORKERS: '1' });
   base = `http://127.0.0.1:${p.ports.api}`;
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    executablePath: CHROMIUM,
+    args: CHROMIUM_ARGS,
   });
 }, 120_000);
 afterAll(async () => {
