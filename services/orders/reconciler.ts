@@ -54,7 +54,8 @@ interface Entry {
  * (HSCAN's COUNT is a hint: a page may run a bucket past it), continuing each activity's HSCAN where the
  * last run stopped; nothing is re-published while the work or retry queues hold messages (a backlog
  * explains missing rows: a paused or slow consumer must not see its queue doubled every run); and an order
- * is re-published at most once per grace period (a marker with that TTL). Also exports Redis-vs-Postgres drift per activity.
+ * is re-published at most once per grace period (a marker with that TTL). Also exports Redis-vs-Postgres
+ * drift per activity.
  */
 export class Reconciler {
   private readonly holder = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
