@@ -88,11 +88,11 @@ ensure_etcd() {
 }
 
 # kwok plays the kubelet for simulated nodes in the rehearsal cluster (npm run cluster): no container runs.
-want="${*:-etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm k6}"
+want="${*:-etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kwok helm k6}"
 for t in $want; do
   case "$t" in
     etcd) ensure_etcd ;;
-    kube-apiserver | kube-controller-manager | kube-scheduler | kubectl) build_kube "$t" ;;
+    kube-apiserver | kube-controller-manager | kube-scheduler | kubectl | kubelet) build_kube "$t" ;;
     kwok) build_go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok ;;
     helm) build_go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
     k6) build_go_install k6 "$K6_VERSION" go.k6.io/k6 ;;

@@ -7,7 +7,14 @@ import { RateLimiter } from '../core/rate-limit.js';
 import { activityKeys, ACTIVITY_NAME } from '../core/redis/keys.js';
 import { Scripts } from '../core/redis/scripts.js';
 import { withTimeout } from '../core/timeout.js';
-import type { OrderStatus, OrderStatusSource } from './routes.js';
+
+export type OrderStatus = 'queued' | 'pending_payment' | 'paid' | 'closed' | 'failed';
+
+/** Where a purchase's later life is looked up (Postgres once the worker has written the order). */
+export type OrderStatusSource = (
+  activity: string,
+  userId: string,
+) => Promise<{ orderId: string; status: OrderStatus } | null>;
 
 /** What `GET /seckill/:activity/result` can answer: the order's status, or `parked` (issue 11). */
 export type ResultStatus = OrderStatus | 'parked';

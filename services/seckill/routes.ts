@@ -4,17 +4,9 @@ import type { StoredActivity } from '../core/activity/preheat.js';
 import type { TokenService } from '../core/auth/jwt.js';
 import { AppError, ErrorCode, unavailable } from '../core/errors.js';
 import type { ActivityCache } from './activity-cache.js';
-import { resultRoute } from './order-status.js';
+import { resultRoute, type OrderStatusSource } from './order-status.js';
 import type { Request } from 'express';
 import { checkActivityName, type HotRequest } from './purchase-route.js';
-
-export type OrderStatus = 'queued' | 'pending_payment' | 'paid' | 'closed' | 'failed';
-
-/** Where a purchase's later life is looked up (Postgres once the worker has written the order). */
-export type OrderStatusSource = (
-  activity: string,
-  userId: string,
-) => Promise<{ orderId: string; status: OrderStatus } | null>;
 
 export interface SeckillRouteDeps {
   tokens: TokenService;

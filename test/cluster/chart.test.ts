@@ -4,8 +4,8 @@
 // own pods, the HPA reads the metrics server's CPU, and a `helm upgrade` of the baseline during no sale is
 // followed by the operator.
 import * as k8s from '@kubernetes/client-node';
-import type { RehearsalCluster } from '../../operator/kube/rehearsal/cluster.js';
-import { helm, kubectl, CHART, REHEARSAL_VALUES } from '../../operator/kube/rehearsal/stack.js';
+import type { RehearsalCluster } from '../../rehearsal/cluster.js';
+import { helm, kubectl, CHART, REHEARSAL_VALUES } from '../../rehearsal/stack.js';
 import { waitFor } from '../helpers/env.js';
 import {
   applyActivity,

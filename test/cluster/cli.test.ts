@@ -6,7 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import { testSchema, type TestSchema } from '../helpers/db.js';
 import { DATABASE_URL, dropRedisPrefix, newRedis, randomPrefix, REDIS_URL, waitFor } from '../helpers/env.js';
 
-const MAIN = new URL('../../dist/operator/kube/rehearsal/main.js', import.meta.url).pathname;
+const MAIN = new URL('../../dist/rehearsal/main.js', import.meta.url).pathname;
 let pg: TestSchema;
 let child: ChildProcess | null = null;
 const prefix = randomPrefix('cli');

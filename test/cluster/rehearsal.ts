@@ -4,14 +4,14 @@
 import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { stringify } from 'yaml';
-import { RehearsalCluster } from '../../operator/kube/rehearsal/cluster.js';
+import { RehearsalCluster } from '../../rehearsal/cluster.js';
 import {
   installChart,
   kubectl,
   startOperators,
   type Operators,
   type Release,
-} from '../../operator/kube/rehearsal/stack.js';
+} from '../../rehearsal/stack.js';
 import { testSchema, type TestSchema } from '../helpers/db.js';
 import { DATABASE_URL, dropRedisPrefix, newRedis, randomPrefix, REDIS_URL, waitFor } from '../helpers/env.js';
 

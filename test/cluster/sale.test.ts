@@ -2,7 +2,7 @@
 // real HPA controller, Deployment and ReplicaSet controllers, scheduler and kwok, and given back through the
 // HPA's own scale-down (which needs the metrics.k8s.io server). No timing is asserted, only order: the floor's
 // pods Run before the sale opens and stay until end + cooldown.
-import type { RehearsalCluster } from '../../operator/kube/rehearsal/cluster.js';
+import type { RehearsalCluster } from '../../rehearsal/cluster.js';
 import { waitFor } from '../helpers/env.js';
 import {
   applyActivity,

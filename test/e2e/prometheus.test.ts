@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { EnvTest } from '../../operator/kube/envtest.js';
+import { EnvTest } from '../../rehearsal/envtest.js';
 import { expand, labelValuesQuery, loadDashboards, panelQueries, selected } from '../chart/grafana.js';
 import { freePort, waitFor } from '../helpers/env.js';
 import { Cluster, saleSpec } from '../helpers/operator.js';

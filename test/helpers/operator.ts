@@ -6,7 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import { listen } from '../../services/core/http/server.js';
 import { loadOperatorConfig } from '../../operator/config.js';
 import type { Redis } from 'ioredis';
-import { EnvTest } from '../../operator/kube/envtest.js';
+import { EnvTest } from '../../rehearsal/envtest.js';
 import { testSchema, type TestSchema } from './db.js';
 import { buildOperator, type Operator } from '../../operator/service.js';
 import { dropAmqpPrefix, dropRedisPrefix, newRedis, quietLog, randomPrefix, waitFor } from './env.js';

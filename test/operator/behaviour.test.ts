@@ -1,7 +1,7 @@
 // Operator behaviour against a real kube-apiserver (and real Redis and Postgres): overlapping activities on
 // one Deployment, spec changes during a sale, the finalizer, and a watch that survives an API server restart.
 import type { Redis } from 'ioredis';
-import type { EnvTest } from '../../operator/kube/envtest.js';
+import type { EnvTest } from '../../rehearsal/envtest.js';
 import { activityKeys } from '../../services/core/redis/keys.js';
 import { Scripts } from '../../services/core/redis/scripts.js';
 import { waitFor } from '../helpers/env.js';

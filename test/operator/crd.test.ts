@@ -2,7 +2,7 @@
 // that names the problem, and the zod schema of `stampede apply` refuses the same manifests.
 import * as k8s from '@kubernetes/client-node';
 import { activitySpecSchema } from '../../services/core/activity/spec.js';
-import { EnvTest } from '../../operator/kube/envtest.js';
+import { EnvTest } from '../../rehearsal/envtest.js';
 
 const CRD = new URL('../../k8s/crd/seckillactivities.yaml', import.meta.url).pathname;
 let env: EnvTest;

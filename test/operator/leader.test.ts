@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import type { Redis } from 'ioredis';
-import { EnvTest } from '../../operator/kube/envtest.js';
+import { EnvTest } from '../../rehearsal/envtest.js';
 import { testSchema, type TestSchema } from '../helpers/db.js';
 import { DATABASE_URL, dropRedisPrefix, freePort, newRedis, randomPrefix, waitFor } from '../helpers/env.js';
 import { Cluster, saleSpec } from '../helpers/operator.js';

@@ -1,7 +1,7 @@
 // Status is replaced, not merged (issue 12 point 5), against a real kube-apiserver with an audit log: a
 // field the new status omits disappears, and a reconcile that changes nothing writes nothing (the API
 // server's audit log counts the operator's status writes over a quiet minute).
-import type { AuditEvent } from '../../operator/kube/envtest.js';
+import type { AuditEvent } from '../../rehearsal/envtest.js';
 import { waitFor } from '../helpers/env.js';
 import {
   applyLooseCrd,

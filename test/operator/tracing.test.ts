@@ -4,7 +4,7 @@
 // scaling and the status write as its children.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { EnvTest } from '../../operator/kube/envtest.js';
+import { EnvTest } from '../../rehearsal/envtest.js';
 import { testSchema, type TestSchema } from '../helpers/db.js';
 import { dropRedisPrefix, freePort, newRedis, randomPrefix, waitFor } from '../helpers/env.js';
 import { Cluster, saleSpec } from '../helpers/operator.js';

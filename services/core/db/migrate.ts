@@ -1,15 +1,10 @@
 import pg from 'pg';
 import type { QueryInterface, Sequelize } from 'sequelize';
-import { SequelizeStorage, Umzug, type MigrationParams } from 'umzug';
+import { SequelizeStorage, Umzug } from 'umzug';
+import type { Migration } from './migrations/migration.js';
 import { initial } from './migrations/0001-initial.js';
 import { paymentEvents } from './migrations/0002-payment-events.js';
 import { activityOwner } from './migrations/0003-activity-owner.js';
-
-export interface Migration {
-  name: string;
-  up(p: MigrationParams<QueryInterface>): Promise<void>;
-  down(p: MigrationParams<QueryInterface>): Promise<void>;
-}
 
 /** Every migration in order; new ones are appended, never edited once released. */
 export const MIGRATIONS: Migration[] = [initial, paymentEvents, activityOwner];

@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.js';
+import type { Migration } from './migration.js';
 
 /**
  * The tables of DESIGN §6. `orders.user_id` is the access token's subject as text: the purchase path

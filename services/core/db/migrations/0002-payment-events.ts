@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.js';
+import type { Migration } from './migration.js';
 
 /** Webhook deliveries already processed, so a replayed or retried event is answered, not applied again. */
 export const paymentEvents: Migration = {

@@ -1,4 +1,4 @@
-import type { Migration } from '../migrate.js';
+import type { Migration } from './migration.js';
 
 /**
  * The SeckillActivity that owns an activity id (issue 12): activity ids are bare names, so a second resource

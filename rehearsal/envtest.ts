@@ -12,7 +12,7 @@ import * as k8s from '@kubernetes/client-node';
  * loopback ports, with their own certificates (the API server generates its serving certificate), static
  * token authentication and RBAC on. Tests get a KubeConfig per identity.
  */
-const BIN = new URL('../../.tools/bin/', import.meta.url).pathname;
+const BIN = new URL('../.tools/bin/', import.meta.url).pathname;
 
 async function freePort(): Promise<number> {
   const srv = createServer();

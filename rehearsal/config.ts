@@ -1,6 +1,6 @@
-import { EnvReader, readCommon, type Env } from '../../../services/core/config.js';
+import { EnvReader, readCommon, type Env } from '../services/core/config.js';
 
-/** Settings of `npm run cluster` (operator/kube/rehearsal/main.ts). */
+/** Settings of `npm run cluster` (rehearsal/main.ts). */
 export interface ClusterConfig {
   nodes: number;
   /** `--horizontal-pod-autoscaler-sync-period`: the real default (15s) unless set. */
