@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
-import { EnvReader, readCommon, type CommonConfig, type Env } from '../services/core/config.js';
+import { EnvReader, readBase, type BaseConfig, type Env } from '../services/core/config.js';
 
-export interface OperatorConfig extends CommonConfig {
+export interface OperatorConfig extends BaseConfig {
   port: number;
   kubeconfig: string | undefined;
   /** Empty: every namespace. */
@@ -23,7 +23,7 @@ export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
   const r = new EnvReader(env);
   const lease = r.int('LEASE_DURATION_SECONDS', 15, 2, 300);
   const config: OperatorConfig = {
-    ...readCommon(r),
+    ...readBase(r),
     port: r.int('PORT', 8083, 0, 65535),
     kubeconfig: r.optional('KUBECONFIG'),
     watchNamespace: r.str('WATCH_NAMESPACE', '', /^[a-z0-9-]{0,63}$/, 'a namespace name or empty'),

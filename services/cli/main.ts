@@ -6,7 +6,7 @@ import { ensureDatabase, migrate } from '../core/db/migrate.js';
 import { isAppError } from '../core/errors.js';
 import { createLogger } from '../core/log.js';
 import { closeRedis, createRedis } from '../core/redis/client.js';
-import { loadCliConfig, type CliConfig } from './config.js';
+import { loadCliConfig, loadSaleConfig, type CliConfig } from './config.js';
 import { parseManifests } from './manifest.js';
 import { runSaleCommand } from './sale/index.js';
 import { runOrdersCommand } from './replay-parked.js';
@@ -77,8 +77,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(SALE_USAGE);
     return 0;
   }
+  if (command === 'sale') return runSaleCommand(loadSaleConfig(), args);
   const config = loadCliConfig();
-  if (command === 'sale') return runSaleCommand(config, args);
   if (command === 'migrate') await runMigrate(config);
   else await runApply(config, args);
   return 0;

@@ -77,7 +77,8 @@ export class EnvReader {
   }
 }
 
-export interface CommonConfig {
+/** What every process reads; no signing key (the orders worker, the operator and `migrate` need none). */
+export interface BaseConfig {
   nodeEnv: string;
   logLevel: string;
   databaseUrl: string;
@@ -88,9 +89,6 @@ export interface CommonConfig {
   /** One server, Sentinel or Cluster (redis/target.ts): what every Redis client of the process uses. */
   redis: RedisTarget;
   amqpUrl: string;
-  jwtSecret: string;
-  /** JWT_SECRET_PREVIOUS: the key before a rotation, accepted for one token lifetime (tokens carry kid). */
-  jwtSecretPrevious: string | undefined;
   prefix: string;
   trustProxyHops: number;
   /** Retry tier delays; every process declaring the topology must agree (queue arguments are fixed). */
@@ -100,8 +98,22 @@ export interface CommonConfig {
   tracing: TracingConfig;
 }
 
+/** The token signing keys: only processes that sign or verify tokens (api, seckill, `stampede sale`) read them. */
+export interface JwtConfig {
+  jwtSecret: string;
+  /** JWT_SECRET_PREVIOUS: the key before a rotation, accepted for one token lifetime (tokens carry kid). */
+  jwtSecretPrevious: string | undefined;
+}
+
+export type CommonConfig = BaseConfig & JwtConfig;
+
+/** BaseConfig and the signing keys: a process that reads these cannot start without JWT_SECRET in production. */
 export function readCommon(r: EnvReader): CommonConfig {
-  const nodeEnv = r.str('NODE_ENV', 'development');
+  const base = readBase(r);
+  return { ...base, ...readJwt(r, base.nodeEnv) };
+}
+
+export function readJwt(r: EnvReader, nodeEnv: string): JwtConfig {
   const jwtSecret = r.str('JWT_SECRET', DEV_JWT_SECRET);
   if (jwtSecret.length < 32) r.problems.push('JWT_SECRET: must be at least 32 characters');
   if (nodeEnv === 'production' && jwtSecret === DEV_JWT_SECRET) {
@@ -110,8 +122,12 @@ export function readCommon(r: EnvReader): CommonConfig {
   const jwtSecretPrevious = r.optional('JWT_SECRET_PREVIOUS');
   if (jwtSecretPrevious !== undefined && jwtSecretPrevious.length < 32)
     r.problems.push('JWT_SECRET_PREVIOUS: must be at least 32 characters');
+  return { jwtSecret, jwtSecretPrevious };
+}
+
+export function readBase(r: EnvReader): BaseConfig {
   return {
-    nodeEnv,
+    nodeEnv: r.str('NODE_ENV', 'development'),
     logLevel: r.str('LOG_LEVEL', 'info', /^(fatal|error|warn|info|debug|trace|silent)$/, 'a pino level'),
     databaseUrl: r.url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/stampede', [
       'postgres:',
@@ -126,8 +142,6 @@ export function readCommon(r: EnvReader): CommonConfig {
     redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
     redis: readRedis(r),
     amqpUrl: r.url('AMQP_URL', 'amqp://guest:guest@127.0.0.1:5672', ['amqp:', 'amqps:']),
-    jwtSecret,
-    jwtSecretPrevious,
     // The prefix becomes part of Redis keys and RabbitMQ names: no braces (hash tags) or colons.
     prefix: r.str(
       'STAMPEDE_PREFIX',

@@ -1,6 +1,6 @@
-import { EnvReader, readCommon, type CommonConfig, type Env } from '../core/config.js';
+import { EnvReader, readBase, type BaseConfig, type Env } from '../core/config.js';
 
-export interface OrdersConfig extends CommonConfig {
+export interface OrdersConfig extends BaseConfig {
   port: number;
   /** Unacked messages the broker may push at once (DESIGN: 100–300). */
   prefetch: number;
@@ -23,7 +23,7 @@ export interface OrdersConfig extends CommonConfig {
 export function loadOrdersConfig(env: Env = process.env): OrdersConfig {
   const r = new EnvReader(env);
   const config: OrdersConfig = {
-    ...readCommon(r),
+    ...readBase(r),
     port: r.int('PORT', 8082, 0, 65535),
     prefetch: r.int('ORDERS_PREFETCH', 300, 100, 300),
     batchSize: r.int('ORDERS_BATCH_SIZE', 150, 1, 1000),
