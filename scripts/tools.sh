@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the test tools npm lacks (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kwok,
-# etcd, helm, k6) into .tools/bin from their Go modules (through the Go module proxy), so nothing downloads a
-# prebuilt binary. Each tool is rebuilt only when its pinned version changes: .tools/bin/<tool>.version
+# etcd, helm, k6, kube-score) into .tools/bin from their Go modules (through the Go module proxy), so nothing
+# downloads a prebuilt binary. Each tool is rebuilt only when its pinned version changes: .tools/bin/<tool>.version
 # records what was built.
 set -euo pipefail
 
@@ -9,6 +9,7 @@ KUBE_VERSION=v1.33.13
 HELM_VERSION=v3.18.6
 K6_VERSION=v1.8.1
 KWOK_VERSION=v0.7.0
+KUBE_SCORE_VERSION=v1.20.0
 ETCD_DEBIAN=etcd-server
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -88,7 +89,8 @@ ensure_etcd() {
 }
 
 # kwok plays the kubelet for simulated nodes in the rehearsal cluster (npm run cluster): no container runs.
-want="${*:-etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kwok helm k6}"
+# kube-score judges the chart's rendered defaults (test/chart/kube-score.test.ts).
+want="${*:-etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kwok helm k6 kube-score}"
 for t in $want; do
   case "$t" in
     etcd) ensure_etcd ;;
@@ -96,6 +98,7 @@ for t in $want; do
     kwok) build_go_install kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok ;;
     helm) build_go_install helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
     k6) build_go_install k6 "$K6_VERSION" go.k6.io/k6 ;;
+    kube-score) build_go_install kube-score "$KUBE_SCORE_VERSION" github.com/zegl/kube-score/cmd/kube-score ;;
     *) echo "tools: unknown tool $t" >&2; exit 2 ;;
   esac
 done
