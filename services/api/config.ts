@@ -13,6 +13,8 @@ export interface ApiConfig extends CommonConfig {
   refreshTokenTtlSeconds: number;
   /** SECKILL_URL: where the storefront's `/seckill/…` calls go when no Ingress routes them (npm start). */
   seckillUrl: string | null;
+  /** MANAGEMENT_PORT: /healthz, /readyz and /metrics only there (never routed by the Ingress); unset: on PORT. */
+  managementPort: number | null;
 }
 
 export function loadApiConfig(env: Env = process.env): ApiConfig {
@@ -35,6 +37,7 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
   const config: ApiConfig = {
     ...common,
     port: r.int('PORT', 8080, 0, 65535),
+    managementPort: r.optional('MANAGEMENT_PORT') ? r.int('MANAGEMENT_PORT', 0, 1, 65535) : null,
     webhookSecret,
     webhookToleranceSeconds: r.int('PAYMENT_WEBHOOK_TOLERANCE_SECONDS', 300, 1, 3600),
     admin: email && password ? { email, password } : null,

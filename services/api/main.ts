@@ -1,5 +1,6 @@
 import { ConfigError } from '../core/config.js';
-import { gracefulShutdown, listen, onSignals } from '../core/http/server.js';
+import { closeListener, listenSplit } from '../core/http/management.js';
+import { gracefulShutdown, onSignals } from '../core/http/server.js';
 import { createLogger } from '../core/log.js';
 import { startTracing } from '../core/tracing.js';
 import { loadApiConfig } from './config.js';
@@ -11,8 +12,8 @@ async function main(): Promise<void> {
   const tracing = startTracing('api', config.tracing);
   const api = buildApi(config, log);
   await api.start();
-  const server = await listen(api.app, config.port);
-  log.info({ port: config.port }, 'api listening');
+  const { server, management } = await listenSplit(api.app, config.port, config.managementPort);
+  log.info({ port: config.port, managementPort: config.managementPort }, 'api listening');
   onSignals(
     gracefulShutdown({
       log,
@@ -20,7 +21,11 @@ async function main(): Promise<void> {
       server,
       delayMs: config.shutdownDelaySeconds * 1000,
       drainTimeoutMs: 25_000,
-      closers: [...api.closers, { name: 'tracing', close: () => tracing.shutdown() }],
+      closers: [
+        ...api.closers,
+        { name: 'tracing', close: () => tracing.shutdown() },
+        ...(management ? [{ name: 'management', close: () => closeListener(management) }] : []),
+      ],
     }),
     log,
   );
