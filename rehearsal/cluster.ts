@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { metricsApiObjects, MetricsServer } from './metrics.js';
+import { SERVICE_CIDR } from './node/network.js';
+import { RealNode } from './node/node.js';
 import { freePort, httpsStatus, launch, repoRoot, stopProc, until, type Proc } from './proc.js';
 
 /**
@@ -18,6 +20,10 @@ export interface RehearsalOptions {
   hpaSyncPeriod?: string;
   /** Directory for etcd's data, certificates and kubeconfig; a temporary one (removed on stop) if unset. */
   dir?: string;
+  /** Also one node run by a real kubelet and containerd (rehearsal/node/, docs/real-node.md). */
+  realNode?: boolean;
+  /** Image archives (docker or OCI) imported into the real node's containerd before its kubelet starts. */
+  images?: string[];
 }
 
 const BIN = join(repoRoot(), '.tools/bin');
@@ -27,8 +33,10 @@ export const FAKE_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
 export class RehearsalCluster {
   private readonly procs: Proc[] = [];
   private readonly token = randomBytes(24).toString('hex');
-  private apiPort = 0;
+  apiPort = 0;
   private etcdUrl = '';
+  /** The real node, when asked for. */
+  node: RealNode | null = null;
   readonly metrics: MetricsServer;
   metricsPort = 0;
 
@@ -44,6 +52,7 @@ export class RehearsalCluster {
     mkdirSync(join(dir, 'certs'), { recursive: true });
     const c = new RehearsalCluster(dir, !opts.dir);
     try {
+      if (opts.realNode) c.node = await RealNode.prepare(dir);
       await c.boot(opts);
     } catch (err) {
       await c.stop();
@@ -58,9 +67,14 @@ export class RehearsalCluster {
 
   /** The cluster admin's kubeconfig (the same identity every component uses). */
   kubeConfig(): k8s.KubeConfig {
+    return this.kubeConfigAt(this.server);
+  }
+
+  /** The same identity with the API server at another address (the real node's end of its veth). */
+  kubeConfigAt(server: string): k8s.KubeConfig {
     const kc = new k8s.KubeConfig();
     kc.loadFromOptions({
-      clusters: [{ name: 'rehearsal', server: this.server, skipTLSVerify: true }],
+      clusters: [{ name: 'rehearsal', server, skipTLSVerify: true }],
       users: [{ name: 'admin', token: this.token }],
       contexts: [{ name: 'rehearsal', cluster: 'rehearsal', user: 'admin' }],
       currentContext: 'rehearsal',
@@ -94,6 +108,7 @@ export class RehearsalCluster {
     ]);
     this.startKwok();
     await this.addNodes(opts.nodes ?? 1);
+    await this.node?.start(this, opts.images);
   }
 
   private async startEtcd(): Promise<void> {
@@ -124,8 +139,13 @@ export class RehearsalCluster {
       `--cert-dir=${join(this.dir, 'certs')}`,
       `--secure-port=${this.apiPort}`,
       '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
-      '--service-cluster-ip-range=10.96.0.0/16',
+      // The real node's pods reach the API server at the host's end of its veth (through a relay): the
+      // self-signed serving certificate names the advertised address, and the `kubernetes` Service's
+      // endpoint is it.
+      `--advertise-address=${this.node?.net.hostIp ?? '127.0.0.1'}`,
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      // logs, exec and port-forward to the real node's kubelet at its InternalIP (it has no resolvable name).
+      '--kubelet-preferred-address-types=InternalIP',
       '--allow-privileged=true',
       '--service-account-issuer=https://kubernetes.default.svc',
       `--service-account-key-file=${join(this.dir, 'sa.pub')}`,
@@ -221,6 +241,7 @@ export class RehearsalCluster {
 
   /** Stops every component, newest first, and removes a temporary directory. */
   async stop(): Promise<void> {
+    await this.node?.stop();
     await this.metrics.close();
     for (const p of [...this.procs].reverse()) await stopProc(p);
     if (this.temporary) rmSync(this.dir, { recursive: true, force: true });

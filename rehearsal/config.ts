@@ -10,6 +10,10 @@ export interface ClusterConfig {
   namespace: string;
   release: string;
   operators: number;
+  /** One more node, run by a real kubelet and containerd, where the chart's pods really run. */
+  realNode: boolean;
+  /** A docker-archive of the Stampede image for the real node; built by `npm run image` if unset. */
+  imageArchive: string | undefined;
   /** Fixed directory for the cluster's data and kubeconfig; a temporary one if unset. */
   dir: string | undefined;
   /** The platform `npm start` runs: the chart's Secret and the operators point at it. */
@@ -30,6 +34,8 @@ export function loadClusterConfig(env: Env = process.env): ClusterConfig {
     namespace: r.str('CLUSTER_NAMESPACE', 'stampede', /^[a-z0-9-]{1,63}$/, 'a namespace name'),
     release: r.str('CLUSTER_RELEASE', 'stampede', /^[a-z0-9-]{1,53}$/, 'a Helm release name'),
     operators: r.int('CLUSTER_OPERATORS', 2, 0, 5),
+    realNode: r.str('CLUSTER_REAL_NODE', 'false', /^(true|false)$/, 'true or false') === 'true',
+    imageArchive: r.optional('CLUSTER_IMAGE_ARCHIVE'),
     dir: r.optional('CLUSTER_DIR'),
     databaseUrl: common.databaseUrl,
     redisUrl: common.redisUrl,

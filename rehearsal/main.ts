@@ -5,12 +5,36 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RehearsalCluster } from './cluster.js';
 import { loadClusterConfig, type ClusterConfig } from './config.js';
+import { REAL_NODE_VALUES, stampedeArchive } from './node/image.js';
+import type { RealNode } from './node/node.js';
 import { installChart, startOperators, type Operators } from './stack.js';
 
 let stopping = false;
 
+/** The real node's pods run the chart's own operator and reach the platform through the node's relays. */
+async function installOnNode(cluster: RehearsalCluster, node: RealNode, c: ClusterConfig): Promise<void> {
+  const t0 = Date.now();
+  await node.importImage(c.imageArchive ?? (await stampedeArchive(join(cluster.dir, 'stampede-image.tar'))));
+  console.log(`real node: Stampede image imported in ${Date.now() - t0} ms`);
+  const rel = await installChart(cluster, {
+    namespace: c.namespace,
+    release: c.release,
+    secret: {
+      DATABASE_URL: await node.expose(c.databaseUrl),
+      REDIS_URL: await node.expose(c.redisUrl),
+      AMQP_URL: await node.expose(c.amqpUrl),
+      JWT_SECRET: c.jwtSecret,
+    },
+    extra: ['-f', REAL_NODE_VALUES, '--set', `env.STAMPEDE_PREFIX=${c.prefix}`],
+  });
+  console.log(
+    `helm: release ${rel.release} installed in namespace ${rel.namespace}, its pods on ${node.name}`,
+  );
+}
+
 async function install(cluster: RehearsalCluster, c: ClusterConfig): Promise<Operators | null> {
   if (!c.install) return null;
+  if (cluster.node) return installOnNode(cluster, cluster.node, c).then(() => null);
   const platform = { DATABASE_URL: c.databaseUrl, REDIS_URL: c.redisUrl, STAMPEDE_PREFIX: c.prefix };
   const rel = await installChart(cluster, {
     namespace: c.namespace,
@@ -39,9 +63,13 @@ async function main(): Promise<void> {
     nodes: c.nodes,
     hpaSyncPeriod: c.hpaSyncPeriod,
     dir: c.dir,
+    realNode: c.realNode,
   });
+  const real = cluster.node
+    ? ` and real node ${cluster.node.name} at ${cluster.node.net.nodeIp} (Ready ${cluster.node.readyMs} ms after its kubelet started)`
+    : '';
   console.log(
-    `rehearsal cluster ready in ${Date.now() - t0} ms: ${c.nodes} kwok nodes, HPA sync ${c.hpaSyncPeriod}`,
+    `rehearsal cluster ready in ${Date.now() - t0} ms: ${c.nodes} kwok nodes${real}, HPA sync ${c.hpaSyncPeriod}`,
   );
   let ops: Operators | null = null;
   const stop = async () => {
