@@ -6,8 +6,9 @@ import { sh } from './sh.js';
 
 /**
  * The real node's network: a network namespace of its own per run, joined to the host by a veth pair, with
- * addresses from ranges reserved for documentation and benchmarks only (RFC 5737, RFC 2544), so nothing a
- * pod sends can mean a real machine. The node namespace has no default route: a pod reaches its own bridge,
+ * addresses from the range reserved for benchmarks only (RFC 2544's 198.18.0.0/15: the veth /30s in
+ * 198.18.255.0/24, pods in 198.18.<slot>.0/24, Services in 198.19.0.0/16), so nothing a pod sends can mean a
+ * real machine. 192.0.2.0/24 is not used: this machine's own eth0 and gateway sit in it. The node namespace has no default route: a pod reaches its own bridge,
  * the host's end of the veth (where the harness relays the API server and the platform's servers) and
  * nothing else; the host does not forward (its ip_forward is left as it is, 0 here).
  *
@@ -40,8 +41,8 @@ export function addressesOf(slot: number, id: string): NodeNetwork {
     id,
     netns: `stampede-${id}`,
     hostVeth: `sth-${id}`,
-    hostIp: `198.51.100.${slot * 4 + 1}`,
-    nodeIp: `198.51.100.${slot * 4 + 2}`,
+    hostIp: `198.18.255.${slot * 4 + 1}`,
+    nodeIp: `198.18.255.${slot * 4 + 2}`,
     podCidr: `198.18.${slot}.0/24`,
     podGateway: `198.18.${slot}.1`,
   };
