@@ -17,6 +17,8 @@ export interface OperatorConfig extends BaseConfig {
   identity: string;
   /** How often a running sale's stock is refreshed in its status. */
   liveRefreshMs: number;
+  /** The most replicas a SeckillActivity can get a target's HPA floor (min and max) raised to. */
+  maxReplicas: number;
 }
 
 export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
@@ -41,6 +43,7 @@ export function loadOperatorConfig(env: Env = process.env): OperatorConfig {
     retryPeriodMs: r.int('LEASE_RETRY_PERIOD_MS', Math.round((lease * 1000) / 7.5), 50, 300_000),
     identity: r.str('POD_NAME', `${hostname()}-${process.pid}`),
     liveRefreshMs: r.int('OPERATOR_LIVE_REFRESH_MS', 10_000, 100, 600_000),
+    maxReplicas: r.int('OPERATOR_MAX_REPLICAS', 50, 1, 10_000),
   };
   r.done();
   return config;

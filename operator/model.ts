@@ -42,6 +42,7 @@ export interface HpaView {
   resourceVersion: string;
   minReplicas: number;
   maxReplicas: number;
+  labels: Record<string, string>;
   annotations: Record<string, string>;
   /** The full object for a replace, opaque outside operator/kube/. */
   raw: unknown;
@@ -60,3 +61,14 @@ export const APPLIED_MAX = 'stampede.dev/applied-max-replicas';
  */
 export const MANAGED_BY = 'stampede.dev/managed-by';
 export const OPERATOR = 'stampede-operator';
+/**
+ * The label the chart puts on the Deployments and HPAs the operator may scale (docs/tenancy.md): the
+ * operator raises no floor of a Deployment without it and adopts no HPA it did not create without it.
+ */
+export const SCALABLE = 'stampede.dev/scalable';
+
+export interface DeploymentView {
+  replicas: number;
+  /** Labelled `stampede.dev/scalable: "true"`. */
+  scalable: boolean;
+}

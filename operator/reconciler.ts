@@ -7,8 +7,9 @@ import type { OperatorMetrics } from './metrics.js';
 import { ALLOW_DELETE_LIVE, FINALIZER, type ActivityObject, type ActivityStatus } from './model.js';
 import {
   applyScaling,
+  claimsOf,
+  mayAct,
   observeStock,
-  ownersOf,
   registerAndPreheat,
   registeredWindow,
   releaseOwner,
@@ -33,13 +34,19 @@ export interface ReconcilerDeps {
   metrics: OperatorMetrics;
   log: Logger;
   liveRefreshMs: number;
+  /** OPERATOR_MAX_REPLICAS: no floor an activity asks for goes above it. */
+  maxReplicas: number;
   now: () => number;
 }
 
 /** A resource refused for its name looks again this often: once the owner is deleted, the id is free. */
 const CONFLICT_RETRY_MS = 30_000;
 /** Condition reasons that also make a Warning Event when a condition turns to them. */
-const WARNINGS: Record<string, string> = { Preheated: 'StockBelowSold', Reconciled: 'NameConflict' };
+const WARNINGS: Record<string, string[]> = {
+  Preheated: ['StockBelowSold'],
+  Reconciled: ['NameConflict'],
+  ScaledUp: ['FloorClamped', 'TargetNotManaged', 'HpaNotManaged'],
+};
 
 const specOf = (a: ActivityObject): ActivitySpec | null => {
   const r = activitySpecSchema.safeParse(a.spec);
@@ -131,15 +138,18 @@ export class Reconciler {
   ): Promise<Observed['preheat'] | NameConflict> {
     const preheatNow = now >= boundaries(spec).preheatAt;
     const first = await registerAndPreheat(this.d.stores, obj, spec, preheatNow);
-    if (!first || !('conflict' in first)) return first;
+    if (!first || !('conflict' in first) || first.conflict === null) return first;
     const owner = await this.d.kube.getActivity(first.conflict.namespace, obj.name);
     if (owner && owner.uid === first.conflict.uid) return first;
     await releaseOwner(this.d.stores, obj.name, first.conflict.uid);
     return registerAndPreheat(this.d.stores, obj, spec, preheatNow);
   }
 
-  private async refuseName(obj: ActivityObject, owner: Owner, now: number): Promise<number> {
-    const message = `the activity id ${obj.name} belongs to the SeckillActivity ${owner.namespace}/${obj.name}; this one changes nothing`;
+  private async refuseName(obj: ActivityObject, owner: Owner | null, now: number): Promise<number> {
+    const holder = owner
+      ? `belongs to the SeckillActivity ${owner.namespace}/${obj.name}`
+      : 'belongs to the admin (made through the admin API or stampede apply) and is not marked adoptable';
+    const message = `the activity id ${obj.name} ${holder}; this one changes nothing`;
     const prev = obj.status?.conditions ?? [];
     // The phase metric is keyed by activity id, which is the owner's: leave it alone.
     await this.writeStatus(obj, failedStatus(obj.generation, 'NameConflict', message, now, prev), false);
@@ -154,18 +164,15 @@ export class Reconciler {
     const objs = (this.d.watch()?.list() ?? []).filter(
       (a) => a.namespace === namespace && !a.deletionTimestamp && a.name !== except,
     );
-    const owners = await ownersOf(
+    const claims = await claimsOf(
       this.d.stores,
       objs.map((a) => a.name),
     );
     const peers = objs
-      .filter((a) => {
-        const o = owners.get(a.name);
-        return !o || o.uid === a.uid;
-      })
+      .filter((a) => mayAct(claims.get(a.name), a.uid))
       .map(specOf)
       .filter((s): s is ActivitySpec => s !== null);
-    return applyScaling(this.d.kube, namespace, targets, peers, now);
+    return applyScaling(this.d.kube, namespace, targets, peers, now, this.d.maxReplicas);
   }
 
   private async writeStatus(obj: ActivityObject, status: ActivityStatus, metric = true): Promise<null> {
@@ -180,21 +187,22 @@ export class Reconciler {
     }
     for (const c of status.conditions) {
       const was = obj.status?.conditions?.find((p) => p.type === c.type)?.reason;
-      if (WARNINGS[c.type] === c.reason && was !== c.reason)
+      if (WARNINGS[c.type]?.includes(c.reason) && was !== c.reason)
         await this.d.kube.event(obj, 'Warning', c.reason, c.message).catch(() => undefined);
     }
     return null;
   }
 
   /**
-   * Deleting. A resource whose activity id another resource owns touches nothing. Otherwise a sale whose
+   * Deleting. A resource whose activity id another resource or the admin holds touches nothing. Otherwise a sale whose
    * window holds now (by the clock: a status written before the operator went down may say Scheduled) needs
    * the explicit annotation; then its Redis keys go, its claim on the id is released and floors come back.
    */
   private async finalize(obj: ActivityObject): Promise<number | null> {
     if (!obj.finalizers.includes(FINALIZER)) return null;
-    const owner = (await ownersOf(this.d.stores, [obj.name])).get(obj.name);
-    if (!owner || owner.uid === obj.uid) {
+    // An id someone else holds (another resource, the admin) keeps its keys: only its own are removed.
+    const claim = (await claimsOf(this.d.stores, [obj.name])).get(obj.name);
+    if (!claim || claim.owner?.uid === obj.uid) {
       const window = specOf(obj)?.window ?? (await registeredWindow(this.d.stores, obj.name));
       const now = this.d.now();
       const running = window !== null && now >= Date.parse(window.start) && now < Date.parse(window.end);

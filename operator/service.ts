@@ -43,6 +43,7 @@ export function buildOperator(config: OperatorConfig, log: Logger, now: () => nu
     metrics,
     log,
     liveRefreshMs: config.liveRefreshMs,
+    maxReplicas: config.maxReplicas,
     now,
   });
 

@@ -1,5 +1,13 @@
 import * as k8s from '@kubernetes/client-node';
-import { MANAGED_BY, OPERATOR, type ActivityObject, type ActivityStatus, type HpaView } from '../model.js';
+import {
+  MANAGED_BY,
+  OPERATOR,
+  SCALABLE,
+  type ActivityObject,
+  type ActivityStatus,
+  type DeploymentView,
+  type HpaView,
+} from '../model.js';
 import type { DesiredHpa } from '../reconcile/scaling.js';
 
 const GROUP = 'stampede.dev';
@@ -40,6 +48,7 @@ function hpaView(h: k8s.V2HorizontalPodAutoscaler): HpaView {
     resourceVersion: h.metadata?.resourceVersion ?? '',
     minReplicas: h.spec?.minReplicas ?? 1,
     maxReplicas: h.spec?.maxReplicas ?? 1,
+    labels: h.metadata?.labels ?? {},
     annotations: h.metadata?.annotations ?? {},
     raw: h,
   };
@@ -139,10 +148,10 @@ export class KubeClient {
     });
   }
 
-  async deploymentReplicas(namespace: string, name: string): Promise<number | null> {
+  async deployment(namespace: string, name: string): Promise<DeploymentView | null> {
     try {
       const d = await this.apps.readNamespacedDeployment({ namespace, name });
-      return d.spec?.replicas ?? 1;
+      return { replicas: d.spec?.replicas ?? 1, scalable: d.metadata?.labels?.[SCALABLE] === 'true' };
     } catch (err) {
       if (statusOf(err) === 404) return null;
       throw err;
@@ -172,7 +181,13 @@ export class KubeClient {
         body: {
           apiVersion: 'autoscaling/v2',
           kind: 'HorizontalPodAutoscaler',
-          metadata: { name: want.name, namespace: want.namespace, annotations: want.annotations },
+          // Labelled like the chart's: it is Stampede's, and the operator's own from its first write.
+          metadata: {
+            name: want.name,
+            namespace: want.namespace,
+            labels: { [SCALABLE]: 'true' },
+            annotations: want.annotations,
+          },
           spec: {
             scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: want.name },
             minReplicas: want.minReplicas,

@@ -32,7 +32,23 @@ describe('HPA floors (pure)', () => {
     expect(floorFor('web', [a, b], base, T(at))).toEqual({
       floor: { minReplicas: min, maxReplicas: max },
       raised,
+      clamped: false,
     });
+  });
+
+  it('bounds what activities ask by the cap, never the baseline', () => {
+    const at = T('2026-11-11T00:25:00Z');
+    expect(floorFor('web', [a, b], base, at, 30)).toEqual({
+      floor: { minReplicas: 10, maxReplicas: 30 },
+      raised: true,
+      clamped: true,
+    });
+    expect(floorFor('web', [a, b], base, at, 8).floor).toEqual({ minReplicas: 8, maxReplicas: 8 });
+    expect(floorFor('web', [a, b], { minReplicas: 12, maxReplicas: 60 }, at, 8).floor).toEqual({
+      minReplicas: 12,
+      maxReplicas: 60,
+    });
+    expect(floorFor('web', [a, b], base, at, 50).clamped).toBe(false);
   });
 
   it('ignores paused activities and other targets', () => {

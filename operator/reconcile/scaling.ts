@@ -9,16 +9,20 @@ export interface Floor {
 
 /**
  * The HPA bounds a target needs now: the baseline, raised to the max over every non-paused activity naming
- * the target whose [start − scaling.leadTime, end + cooldown] contains now.
+ * the target whose [start − scaling.leadTime, end + cooldown] contains now. What an activity asks is
+ * bounded by `cap` (OPERATOR_MAX_REPLICAS): whoever may write a SeckillActivity must not get the operator
+ * to scale beyond what the installation allows; `clamped` says a request was cut.
  */
 export function floorFor(
   target: string,
   activities: ActivitySpec[],
   baseline: Floor,
   now: number,
-): { floor: Floor; raised: boolean } {
+  cap = Infinity,
+): { floor: Floor; raised: boolean; clamped: boolean } {
   let { minReplicas, maxReplicas } = baseline;
   let raised = false;
+  let clamped = false;
   for (const spec of activities) {
     if (spec.paused) continue;
     const b = boundaries(spec);
@@ -26,11 +30,12 @@ export function floorFor(
     for (const t of spec.scaling.targets) {
       if (t.name !== target) continue;
       raised = true;
-      minReplicas = Math.max(minReplicas, t.minReplicas);
-      maxReplicas = Math.max(maxReplicas, t.maxReplicas);
+      clamped ||= t.maxReplicas > cap;
+      minReplicas = Math.max(minReplicas, Math.min(t.minReplicas, cap));
+      maxReplicas = Math.max(maxReplicas, Math.min(t.maxReplicas, cap));
     }
   }
-  return { floor: { minReplicas, maxReplicas: Math.max(maxReplicas, minReplicas) }, raised };
+  return { floor: { minReplicas, maxReplicas: Math.max(maxReplicas, minReplicas) }, raised, clamped };
 }
 
 const bound = (v: string | undefined): number | null => {

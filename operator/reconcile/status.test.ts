@@ -54,6 +54,16 @@ describe('status (pure)', () => {
     expect(phaseOf(b, obs(T(at), over as Partial<Observed>))).toBe(phase);
   });
 
+  it('reports a floor cut to the maximum as ScaledUp=True/FloorClamped with what was cut', () => {
+    const clamped = { ok: true, raised: true, clamped: 'cut to 5' } as const;
+    const s = computeStatus(spec, obs(T('2026-11-11T00:10:00Z'), { scaling: clamped }));
+    expect(s.conditions.find((c) => c.type === 'ScaledUp')).toMatchObject({
+      status: 'True',
+      reason: 'FloorClamped',
+      message: 'cut to 5',
+    });
+  });
+
   it('keeps lastTransitionTime while a condition keeps its status, and stamps observedGeneration', () => {
     const first = computeStatus(spec, obs(T('2026-11-11T00:10:00Z')));
     const later = computeStatus(spec, obs(T('2026-11-11T00:11:00Z')), first.conditions);

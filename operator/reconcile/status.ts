@@ -28,7 +28,8 @@ export interface Observed {
   generation: number;
   /** null while it is not yet time to preheat. */
   preheat: { ok: true } | { ok: false; reason: string; message: string } | null;
-  scaling: { ok: true; raised: boolean } | { ok: false; reason: string; message: string };
+  /** `clamped`: what was cut to OPERATOR_MAX_REPLICAS (the floors are raised, to less than asked). */
+  scaling: { ok: true; raised: boolean; clamped?: string } | { ok: false; reason: string; message: string };
   stock: { total: number; remaining: number | null; sold: number; paid: number } | null;
   error: string | null;
 }
@@ -64,6 +65,15 @@ function condition(
   return { type, status, reason, message, lastTransitionTime, observedGeneration: o.generation };
 }
 
+function scaledUp(o: Observed, prev: Condition[]): Condition {
+  const s = o.scaling;
+  if (!s.ok) return condition('ScaledUp', false, s.reason, s.message, o, prev);
+  if (s.raised && s.clamped) return condition('ScaledUp', true, 'FloorClamped', s.clamped, o, prev);
+  return s.raised
+    ? condition('ScaledUp', true, 'FloorRaised', 'HPA floors raised for the sale', o, prev)
+    : condition('ScaledUp', false, 'Baseline', 'HPA floors at their baseline', o, prev);
+}
+
 /** The whole status, as a pure function of spec, observation and the previous conditions. */
 export function computeStatus(spec: ActivitySpec, o: Observed, prev: Condition[] = []): ActivityStatus {
   const b = boundaries(spec);
@@ -82,16 +92,7 @@ export function computeStatus(spec: ActivitySpec, o: Observed, prev: Condition[]
             prev,
           )
         : condition('Preheated', false, pre.reason, pre.message, o, prev),
-    o.scaling.ok
-      ? condition(
-          'ScaledUp',
-          o.scaling.raised,
-          o.scaling.raised ? 'FloorRaised' : 'Baseline',
-          o.scaling.raised ? 'HPA floors raised for the sale' : 'HPA floors at their baseline',
-          o,
-          prev,
-        )
-      : condition('ScaledUp', false, o.scaling.reason, o.scaling.message, o, prev),
+    scaledUp(o, prev),
     o.error === null
       ? condition('Reconciled', true, 'Reconciled', 'spec reconciled', o, prev)
       : condition('Reconciled', false, 'Error', o.error, o, prev),

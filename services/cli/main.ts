@@ -16,7 +16,8 @@ import { parseSampleOptions, SAMPLE_USAGE, sampleManifest } from './sample.js';
 const USAGE = `usage: stampede <command>
   migrate                 create the database if missing and run migrations
   apply -f <file.yaml>    register and preheat the SeckillActivity manifests in a file (no Kubernetes);
-                          --force changes an activity a SeckillActivity in a cluster owns
+                          --force changes an activity a SeckillActivity in a cluster owns;
+                          --adoptable lets a SeckillActivity of the same name take it over
   sample --starts-in D    print a SeckillActivity manifest whose window opens D from now (--help)
   sale [options]          run a flash sale against the running platform and report it (--help)
   orders replay-parked    re-drive parked orders whose unit is still held into rows (--activity A)`;
@@ -44,13 +45,14 @@ async function runApply(config: CliConfig, args: string[]): Promise<void> {
   const file = i >= 0 ? args[i + 1] : undefined;
   if (!file) throw new Error('apply needs -f <manifest.yaml>');
   const force = args.includes('--force');
+  const adoptable = args.includes('--adoptable');
   const manifests = parseManifests(readFileSync(file === '-' ? 0 : file, 'utf8'));
   const log = createLogger('cli', 'warn');
   const db = createSequelize({ url: config.databaseUrl, log, schema: config.databaseSchema });
   const redis = createRedis({ target: config.redis, log, name: 'cli' });
   try {
     for (const m of manifests) {
-      const r = await applyActivity(db, redis, config.prefix, m.name, m.spec, { force });
+      const r = await applyActivity(db, redis, config.prefix, m.name, m.spec, { force, adoptable });
       console.log(
         `seckillactivity/${m.name} ${r.created ? 'created' : 'configured'} (stock ${r.preheat?.remaining}/${r.preheat?.total})`,
       );

@@ -11,6 +11,8 @@ import { testSchema, type TestSchema } from './db.js';
 import { buildOperator, type Operator } from '../../operator/service.js';
 import { dropAmqpPrefix, dropRedisPrefix, newRedis, quietLog, randomPrefix, waitFor } from './env.js';
 
+/** The label the chart puts on the Deployments and HPAs the operator may scale. */
+export const SCALABLE = 'stampede.dev/scalable';
 export const GVR = { group: 'stampede.dev', version: 'v1alpha1', plural: 'seckillactivities' };
 
 export interface RunningOperator {
@@ -100,12 +102,13 @@ export class Cluster {
     await this.core.createNamespace({ body: { metadata: { name: this.ns } } });
   }
 
-  async deployment(name: string, replicas: number): Promise<void> {
+  /** A Deployment; `scalable` (default) labels it as Stampede's, as the chart labels its own. */
+  async deployment(name: string, replicas: number, scalable = true): Promise<void> {
     const labels = { app: name };
     await this.apps.createNamespacedDeployment({
       namespace: this.ns,
       body: {
-        metadata: { name },
+        metadata: { name, labels: scalable ? { [SCALABLE]: 'true' } : {} },
         spec: {
           replicas,
           selector: { matchLabels: labels },
@@ -168,7 +171,11 @@ export class Cluster {
       body: {
         metadata: {
           name,
-          labels: { 'app.kubernetes.io/managed-by': 'Helm', 'helm.sh/chart': 'stampede-0.1.0' },
+          labels: {
+            'app.kubernetes.io/managed-by': 'Helm',
+            'helm.sh/chart': 'stampede-0.1.0',
+            [SCALABLE]: 'true',
+          },
         },
         spec: {
           scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name },

@@ -10,8 +10,12 @@ import { ACTIVITY_NAME } from '../../core/redis/keys.js';
 import { authenticate, requireAdmin } from '../guard.js';
 import { parse } from '../validate.js';
 
-/** `?force=true` changes an activity a SeckillActivity owns (409 OWNED_BY_CLUSTER otherwise). */
-const putQuery = z.object({ force: z.enum(['true', 'false']).default('false') }).strict();
+/**
+ * `?force=true` changes an activity a SeckillActivity owns (409 OWNED_BY_CLUSTER otherwise);
+ * `?adoptable=true` lets a SeckillActivity of this name take the activity over (docs/tenancy.md).
+ */
+const flag = z.enum(['true', 'false']).default('false');
+const putQuery = z.object({ force: flag, adoptable: flag }).strict();
 
 /** `PUT /api/admin/activities/:activity`: a SeckillActivity spec, with the effect of `stampede apply`. */
 export function adminRoutes(db: Sequelize, redis: RedisClient, prefix: string, tokens: TokenService): Router {
@@ -21,9 +25,12 @@ export function adminRoutes(db: Sequelize, redis: RedisClient, prefix: string, t
     const name = String(req.params.activity);
     if (!ACTIVITY_NAME.test(name))
       throw new AppError(ErrorCode.VALIDATION_FAILED, 'activity names are DNS-1123 names');
-    const { force } = parse(putQuery, req.query);
+    const { force, adoptable } = parse(putQuery, req.query);
     const spec = parse(activitySpecSchema, req.body);
-    const result = await applyActivity(db, redis, prefix, name, spec, { force: force === 'true' });
+    const result = await applyActivity(db, redis, prefix, name, spec, {
+      force: force === 'true',
+      adoptable: adoptable === 'true',
+    });
     res.status(result.created ? 201 : 200).json({
       activity: name,
       created: result.created,

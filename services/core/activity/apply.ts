@@ -16,10 +16,52 @@ export interface ApplyResult {
 
 export interface ApplyOptions {
   preheat?: boolean;
-  /** The SeckillActivity applying it (the operator): it claims an unowned activity, and only its own. */
+  /**
+   * The SeckillActivity applying it (the operator): it claims an unowned activity the admin marked
+   * adoptable, and only its own. Its product is its namespace's (SKUs are unique per owner).
+   */
   owner?: { namespace: string; uid: string };
   /** `stampede apply --force`, `?force=true`: change an activity a SeckillActivity owns anyway. */
   force?: boolean;
+  /** `stampede apply --adoptable`, `?adoptable=true`: a SeckillActivity of this name may take it over. */
+  adoptable?: boolean;
+}
+
+/**
+ * A SeckillActivity named an activity the admin made and did not mark adoptable (docs/tenancy.md). Only
+ * the operator passes an owner, so this never reaches HTTP: the operator reports it as NameConflict.
+ */
+export class NotAdoptable extends Error {
+  readonly code = 'NOT_ADOPTABLE';
+  constructor(name: string) {
+    super(
+      `the activity id ${name} was made through the admin API or stampede apply and is not marked adoptable`,
+    );
+    this.name = 'NotAdoptable';
+  }
+}
+
+interface CurrentRow {
+  id: string;
+  sold: number;
+  owner_namespace: string | null;
+  owner_uid: string | null;
+  adoptable: boolean;
+}
+
+/** Refuses what the applier may not change; throws, so the transaction changes nothing. */
+function checkClaim(name: string, current: CurrentRow | undefined, opts: ApplyOptions): void {
+  if (!current) return;
+  const owner = opts.owner;
+  if (current.owner_uid && (owner ? current.owner_uid !== owner.uid : !opts.force)) {
+    throw new AppError(
+      ErrorCode.OWNED_BY_CLUSTER,
+      `${name} is owned by the SeckillActivity ${current.owner_namespace}/${name}` +
+        (owner ? '' : '; change that resource, or force this change'),
+      { extra: { owner: { namespace: current.owner_namespace, uid: current.owner_uid } } },
+    );
+  }
+  if (owner && !current.owner_uid && !current.adoptable) throw new NotAdoptable(name);
 }
 
 /**
@@ -36,35 +78,31 @@ export async function applyActivity(
   opts: ApplyOptions = {},
 ): Promise<ApplyResult> {
   return db.transaction(async (transaction) => {
+    const [current] = await db.query<CurrentRow>(
+      `SELECT id, sold, owner_namespace, owner_uid, adoptable FROM seckill_activities WHERE name = $1 FOR UPDATE`,
+      { bind: [name], type: QueryTypes.SELECT, transaction },
+    );
+    checkClaim(name, current, opts);
+    const owner = opts.owner;
+    // The product of the applier's owner (its namespace, or the admin's: NULL): a SKU another owner uses
+    // is another product, so nobody rewrites the name or original price shown on someone else's sale.
     const [product] = await db.query<{ id: string }>(
-      `INSERT INTO products (id, sku, name, original_price) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name, original_price = EXCLUDED.original_price, updated_at = now()
+      `INSERT INTO products (id, sku, name, original_price, owner_namespace) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT ((coalesce(owner_namespace, '')), sku)
+       DO UPDATE SET name = EXCLUDED.name, original_price = EXCLUDED.original_price, updated_at = now()
        RETURNING id`,
       {
-        bind: [uuidv7(), spec.product.sku, spec.product.name, spec.product.originalPrice ?? null],
+        bind: [
+          uuidv7(),
+          spec.product.sku,
+          spec.product.name,
+          spec.product.originalPrice ?? null,
+          owner?.namespace ?? null,
+        ],
         type: QueryTypes.SELECT,
         transaction,
       },
     );
-    const [current] = await db.query<{
-      id: string;
-      sold: number;
-      owner_namespace: string | null;
-      owner_uid: string | null;
-    }>(`SELECT id, sold, owner_namespace, owner_uid FROM seckill_activities WHERE name = $1 FOR UPDATE`, {
-      bind: [name],
-      type: QueryTypes.SELECT,
-      transaction,
-    });
-    const owner = opts.owner;
-    if (current?.owner_uid && (owner ? current.owner_uid !== owner.uid : !opts.force)) {
-      throw new AppError(
-        ErrorCode.OWNED_BY_CLUSTER,
-        `${name} is owned by the SeckillActivity ${current.owner_namespace}/${name}` +
-          (owner ? '' : '; change that resource, or force this change'),
-        { extra: { owner: { namespace: current.owner_namespace, uid: current.owner_uid } } },
-      );
-    }
     if (current && spec.stock < current.sold) {
       throw new AppError(
         ErrorCode.STOCK_BELOW_SOLD,
@@ -74,14 +112,14 @@ export async function applyActivity(
     const paymentSeconds = Math.ceil((parseDuration(spec.paymentWindow) ?? 0) / 1000);
     await db.query(
       `INSERT INTO seckill_activities (id, name, product_id, total_stock, max_per_user, start_time, end_time,
-         payment_window_seconds, price, paused, spec, owner_namespace, owner_uid)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+         payment_window_seconds, price, paused, spec, owner_namespace, owner_uid, adoptable)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
        ON CONFLICT (name) DO UPDATE SET product_id = EXCLUDED.product_id, total_stock = EXCLUDED.total_stock,
          max_per_user = EXCLUDED.max_per_user, start_time = EXCLUDED.start_time, end_time = EXCLUDED.end_time,
          payment_window_seconds = EXCLUDED.payment_window_seconds, price = EXCLUDED.price, paused = EXCLUDED.paused,
          spec = EXCLUDED.spec, updated_at = now(),
          owner_namespace = coalesce(EXCLUDED.owner_namespace, seckill_activities.owner_namespace),
-         owner_uid = coalesce(EXCLUDED.owner_uid, seckill_activities.owner_uid)`,
+         owner_uid = coalesce(EXCLUDED.owner_uid, seckill_activities.owner_uid), adoptable = EXCLUDED.adoptable`,
       {
         bind: [
           uuidv7(),
@@ -97,6 +135,9 @@ export async function applyActivity(
           JSON.stringify(spec),
           owner?.namespace ?? null,
           owner?.uid ?? null,
+          // What the admin says on each PUT (default: not adoptable); a resource's claim clears it, and
+          // releaseOwner sets it when that resource is deleted.
+          !owner && opts.adoptable === true,
         ],
         transaction,
       },
