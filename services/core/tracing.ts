@@ -1,5 +1,6 @@
 import {
   context,
+  isSpanContextValid,
   propagation,
   ROOT_CONTEXT,
   SpanKind,
@@ -37,7 +38,11 @@ export {
 export interface TracingConfig {
   /** OTLP/HTTP base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`); null: no tracing at all. */
   otlpEndpoint: string | null;
-  /** Share of new traces recorded (`OTEL_TRACES_SAMPLER_ARG`); a sampled caller's decision is kept. */
+  /**
+   * Share of traces recorded (`OTEL_TRACES_SAMPLER_ARG`). At the seckill's edge it decides alone: an
+   * outside caller's sampled flag is not honoured (see `sampledParent`). Inside, a parent our own services
+   * sampled (the order message's headers) is followed.
+   */
   sampleRatio: number;
 }
 
@@ -87,16 +92,18 @@ export function startTracing(
 export const tracer = () => trace.getTracer('stampede');
 
 /**
- * For a request on a path without active-context tracking: the parent to trace it under, or null to leave
- * it untraced (tracing off, an unsampled caller, or not drawn by the sample ratio). A 1% sample thus costs
- * the other 99% one random draw, and a sampled caller's trace is always followed.
+ * For a request from outside on a path without active-context tracking: the parent to trace it under, or
+ * null to leave it untraced (tracing off, or not drawn by the sample ratio). Our ratio alone decides: a
+ * caller's sampled flag is anyone's to set, and honouring it let any client have every request traced and
+ * exported. A drawn request continues the caller's trace id (marked sampled, so the SDK and the services
+ * downstream keep it); an unsampled one costs one random draw.
  */
 export function sampledParent(headers: Record<string, unknown>): Context | null {
-  if (!enabled) return null;
-  if (headers.traceparent === undefined) return Math.random() < ratio ? ROOT_CONTEXT : null;
-  const parent = propagation.extract(ROOT_CONTEXT, headers);
-  const sc = trace.getSpanContext(parent);
-  return sc && (sc.traceFlags & TraceFlags.SAMPLED) === TraceFlags.SAMPLED ? parent : null;
+  if (!enabled || Math.random() >= ratio) return null;
+  if (headers.traceparent === undefined) return ROOT_CONTEXT;
+  const sc = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, headers));
+  if (!sc || !isSpanContextValid(sc)) return ROOT_CONTEXT;
+  return trace.setSpanContext(ROOT_CONTEXT, { ...sc, traceFlags: TraceFlags.SAMPLED });
 }
 
 export interface SpanOptions {

@@ -5,9 +5,10 @@ import type { HotRequest } from './purchase-route.js';
 type Handler = (h: HotRequest) => Promise<void>;
 
 /**
- * The purchase as a server span that continues a sampled caller's W3C `traceparent` or starts a sampled
- * root; the script and the publish are its children (through `HotRequest.trace`, passed explicitly: the
- * hot path runs without active-context tracking). An untraced request costs one random draw.
+ * The purchase as a server span, for the share of requests our sample ratio draws (a caller's sampled
+ * flag forces nothing); a drawn request continues the caller's W3C `traceparent` if it sent one. The
+ * script and the publish are its children (through `HotRequest.trace`, passed explicitly: the hot path
+ * runs without active-context tracking). An untraced request costs one random draw.
  */
 export function tracedPurchase(handler: Handler): Handler {
   return async (h) => {
