@@ -25,6 +25,7 @@ import { createSequelize } from '../core/db/connect.js';
 import { PurchaseTokens } from './purchase-token.js';
 import { Challenges } from './challenge.js';
 import { mountTokenRoutes } from './token-route.js';
+import { inProcessLimiter, mountReadLimit } from './read-limit.js';
 
 export interface Seckill {
   /** The request listener to serve: the lean purchase path in front of `express`. */
@@ -102,6 +103,8 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
     }),
   );
   const app = createHttpApp(http);
+  // The reads anyone may send (no login) get the per-IP rate with a budget of their own.
+  mountReadLimit(app, inProcessLimiter(config.ratePerIp));
   mountTokenRoutes(app, {
     tokens,
     cache,
