@@ -124,8 +124,8 @@ export function purchaseHandler(d: PurchaseRouteDeps): (h: HotRequest) => Promis
   };
   const run = async (h: HotRequest): Promise<unknown> => {
     const auth = h.req.headers.authorization;
-    // Sold out answers from memory only without an Idempotency-Key: a keyed request may be the retry of an
-    // accepted purchase, whose 202 only the script can repeat.
+    // Sold out answers from memory at once only without an Idempotency-Key: a keyed request may be the
+    // retry of an accepted purchase, whose 202 only the script can repeat (unless it told the user SOLD_OUT).
     const keyed = h.req.headers['idempotency-key'] !== undefined;
     const soldOut = !keyed && d.cache.isSoldOut(h.name);
     const known = soldOut ? d.tokens.cachedHeader(auth) : undefined;
@@ -135,8 +135,9 @@ export function purchaseHandler(d: PurchaseRouteDeps): (h: HotRequest) => Promis
     const wait = d.limits.perUser.take(principal.userId);
     if (wait) throw limited(wait, 'per-user');
     // Decided once: a sold-out sale answers every unkeyed shopper from memory, never reading the body or
-    // looking at a purchase token.
-    if (soldOut) throw SOLD_OUT;
+    // looking at a purchase token; a keyed one too once the script told this user SOLD_OUT (no order of
+    // theirs can exist until a unit comes back, which clears the flag).
+    if (soldOut || (keyed && d.cache.soldOutFor(h.name, principal.userId))) throw SOLD_OUT;
     const activity = checkActivityName(h.name);
     const token = tokenArg(d, h, activity, principal.userId);
     const quantity = await quantityOf(h.req);

@@ -10,6 +10,7 @@ import { ROUTING, type OrderPlaced } from '../core/messaging/topology.js';
 import type { ConfirmPublisher } from '../core/messaging/publisher.js';
 import { activityKeys, stockEventsChannel } from '../core/redis/keys.js';
 import {
+  isArgvError,
   PurchaseCode,
   purchaseError,
   RestoreCode,
@@ -70,21 +71,37 @@ export class PurchaseService {
     // Taking a unit we could not announce would only churn stock: refuse before the script.
     if (!this.d.publisher.ready) throw unavailable('order queue unavailable');
     const orderId = uuidv7();
+    // A stock event that arrives while the script runs makes its answer too old to set the flag on.
+    const epoch = this.d.cache.epoch();
     const r = await this.runScript(req, orderId);
-    if (r.code === PurchaseCode.SOLD_OUT || (r.code === PurchaseCode.ACCEPTED && r.remaining === 0)) {
-      this.d.cache.markSoldOut(req.activity);
-    }
+    this.learn(req, r, epoch);
     if (r.remaining >= 0) this.d.metrics.stockRemaining.set({ activity: req.activity }, r.remaining);
     const err = purchaseError(r);
     if (err) throw err;
-    await this.publish(req, r, r.code === PurchaseCode.ACCEPTED);
+    // The worker already took a replayed order (its message arrived): answered again, never re-published.
+    if (r.code !== PurchaseCode.REPLAYED_TAKEN) await this.publish(req, r, r.code === PurchaseCode.ACCEPTED);
     return { orderId: r.orderId, activity: req.activity, quantity: r.quantity, status: 'queued' };
+  }
+
+  /**
+   * What the script's answer teaches the in-process cache. Only an empty stock sets the sold-out flag (a
+   * SOLD_OUT for a quantity above what is left is not "sold out"). The script reads the buyer entry before
+   * the stock, so a SOLD_OUT also says this user holds no order: until a unit comes back (announced, which
+   * clears the flag) the user's keyed retries can be answered from memory too.
+   */
+  private learn(req: PurchaseRequest, r: PurchaseResult, epoch: number): void {
+    const empty = r.remaining === 0;
+    if (r.code === PurchaseCode.SOLD_OUT && empty) {
+      this.d.cache.markSoldOut(req.activity, epoch);
+      this.d.cache.markNoEntry(req.activity, req.userId, epoch);
+    } else if (r.code === PurchaseCode.ACCEPTED && empty) this.d.cache.markSoldOut(req.activity, epoch);
   }
 
   /**
    * Answers that need no Redis: the cached view is only used where it cannot wrongly refuse a buyer. A
    * request with an Idempotency-Key may be the retry of an accepted purchase, which must answer 202 again
-   * after the sale sold out, ended or paused: only the script can tell, so it always goes to Redis.
+   * after the sale sold out, ended or paused: only the script can tell, so it goes to Redis (unless the
+   * route knew the user holds nothing, see ActivityCache.soldOutFor).
    */
   private rejectFromMemory(req: PurchaseRequest): void {
     const known = this.d.cache.peek(req.activity);
@@ -103,6 +120,8 @@ export class PurchaseService {
     try {
       return await withTimeout(call, this.d.redisTimeoutMs, 'purchase script');
     } catch (err) {
+      // Refused ARGV: the script read and wrote nothing.
+      if (isArgvError(err)) throw err;
       // The script may still run when ioredis re-sends it after a reconnect; a restore queued behind it on
       // the same connection undoes it, so a 503 never leaves a unit taken.
       void this.restore(req, orderId).catch(() => undefined);

@@ -104,6 +104,8 @@ const SCRIPTS = {
   park: 3,
   result: 3,
   lease: 1,
+  // Three limits per call at most; a limit a call does not use passes count 0 (lua/rate-limit.lua).
+  'rate-limit': 3,
 } as const;
 type ScriptName = keyof typeof SCRIPTS;
 type Arg = string | number;
@@ -244,5 +246,10 @@ export class Scripts {
   /** Takes or renews a lease for `ttlMs`; false while another holder has it (lua/lease.lua). */
   async lease(key: string, holder: string, ttlMs: number): Promise<boolean> {
     return (await this.run<number>('lease', [key], [holder, ttlMs])) === 1;
+  }
+
+  /** lua/rate-limit.lua: `[code, limit, retryMs]` for three (key; count, periodMs) limits. */
+  rateLimit(keys: [string, string, string], argv: number[]): Promise<[number, number, number]> {
+    return this.run('rate-limit', keys, argv);
   }
 }

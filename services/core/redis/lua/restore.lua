@@ -7,10 +7,10 @@
   KEYS[4] claimed <prefix>:{a:<id>}:claimed  hash orderId -> "1" (lua/claim.lua)
   KEYS[5] kept    <prefix>:{a:<id>}:kept     hash orderId -> "1" (lua/purchase.lua, key replay answered)
 
-  ARGV[1] userId
-  ARGV[2] orderId   only an entry that still holds this orderId is undone
-  ARGV[3] channel   pub/sub channel announcing stock changes
-  ARGV[4] activity  the message published on ARGV[3]
+  ARGV[1] userId    at most 256 bytes (only compared)
+  ARGV[2] orderId   only an entry that still holds this orderId is undone (at most 256 bytes)
+  ARGV[3] channel   pub/sub channel announcing stock changes (1..512 bytes)
+  ARGV[4] activity  the message published on ARGV[3] (1..253 bytes)
 
   Returns {code, remaining}
      1 RESTORED     entry removed, units added back, change announced
@@ -19,7 +19,13 @@
      3 KEPT         a key replay of this order was answered (202 perhaps, elsewhere): it stands, nothing
                     changed; the reconciler publishes it should no message of it ever arrive
     -1 NO_STOCK     the stock key is gone (activity removed): nothing changed
+  -100 ARGV_INVALID {-100, '<argument name>'} (lua/argv.lua): nothing read or written
 ]]
+if not short(ARGV[1], 256) then return refuse('userId') end
+if not short(ARGV[2], 256) then return refuse('orderId') end
+if not text(ARGV[3], 512) then return refuse('channel') end
+if not text(ARGV[4], 253) then return refuse('activity') end
+
 local stock = redis.call('GET', KEYS[1])
 if not stock then return {-1, -1} end
 local entry = redis.call('HGET', KEYS[2], ARGV[1])
