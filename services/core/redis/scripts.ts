@@ -1,13 +1,34 @@
 import { readFileSync } from 'node:fs';
-import { AppError, ErrorCode, unavailable } from '../errors.js';
+import { AppError, ErrorCode, isAppError, unavailable } from '../errors.js';
 import { barrierOf, type ReplicaBarrier } from './barrier.js';
 import type { RedisClient } from './client.js';
 import type { ActivityKeys } from './keys.js';
+
+/**
+ * The refusal every script answers, before touching a key, to ARGV it was not written for (lua/argv.lua):
+ * `{-100, '<argument name>'}`, whatever the script's own reply shape. `run` turns it into `argvError`.
+ */
+export enum ScriptCode {
+  ARGV_INVALID = -100,
+}
+
+/** The one typed error of an ARGV refusal: bad input that slipped past the caller, so a 400. */
+export function argvError(script: string, argument: string): AppError {
+  return new AppError(ErrorCode.VALIDATION_FAILED, `${script}.lua refused its ${argument} argument`, {
+    extra: { script, argument },
+  });
+}
+
+/** True for the error of an ARGV refusal (nothing was read or written: there is nothing to undo). */
+export const isArgvError = (err: unknown): boolean =>
+  isAppError(err) && err.code === ErrorCode.VALIDATION_FAILED && err.extra?.script !== undefined;
 
 /** Return codes of lua/purchase.lua (see its header). */
 export enum PurchaseCode {
   ACCEPTED = 1,
   REPLAYED = 2,
+  /** A key replay of an order the worker already took: answered again, published no more. */
+  REPLAYED_TAKEN = 3,
   NOT_FOUND = -1,
   NOT_PREHEATED = -2,
   NOT_STARTED = -3,
@@ -60,6 +81,7 @@ export function purchaseError(r: PurchaseResult): AppError | null {
   switch (r.code) {
     case PurchaseCode.ACCEPTED:
     case PurchaseCode.REPLAYED:
+    case PurchaseCode.REPLAYED_TAKEN:
       return null;
     case PurchaseCode.NOT_FOUND:
       return new AppError(ErrorCode.ACTIVITY_NOT_FOUND);
@@ -96,7 +118,7 @@ export enum ReleaseCode {
 }
 
 const SCRIPTS = {
-  purchase: 6,
+  purchase: 7,
   restore: 5,
   preheat: 2,
   claim: 3,
@@ -111,7 +133,9 @@ type ScriptName = keyof typeof SCRIPTS;
 type Arg = string | number;
 type Runner = (...args: Arg[]) => Promise<unknown>;
 
-const source = (name: string): string => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+const file = (name: string): string => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
+/** Redis has no includes: the shared ARGV checks go in front of every script's own text. */
+const source = (name: string): string => `${file('argv')}\n${file(name)}`;
 const command = (name: ScriptName): string => `stampede_${name}`;
 
 /**
@@ -133,9 +157,11 @@ export class Scripts {
     }
   }
 
-  private run<T>(name: ScriptName, keys: string[], argv: Arg[]): Promise<T> {
+  private async run<T>(name: ScriptName, keys: string[], argv: Arg[]): Promise<T> {
     const fn = (this.redis as unknown as Record<string, Runner>)[command(name)] as Runner;
-    return fn.call(this.redis, ...keys, ...argv) as Promise<T>;
+    const reply = await fn.call(this.redis, ...keys, ...argv);
+    if (Array.isArray(reply) && reply[0] === ScriptCode.ARGV_INVALID) throw argvError(name, String(reply[1]));
+    return reply as T;
   }
 
   async purchase(
@@ -148,7 +174,7 @@ export class Scripts {
   ): Promise<PurchaseResult> {
     const [code, id, remaining, qty] = await this.run<[number, string, number, number]>(
       'purchase',
-      [k.stock, k.buyers, k.info, k.idem, k.kept, k.tokens],
+      [k.stock, k.buyers, k.info, k.idem, k.kept, k.tokens, k.claimed],
       [userId, orderId, quantity, idemKey, token.nonce, token.keepMs],
     );
     // A replay may have marked the order kept: that write must survive a failover as much as a purchase.
@@ -183,8 +209,9 @@ export class Scripts {
       try {
         await attempt;
         return await this.barrier?.pass();
-      } catch {
-        if (i >= 30) return;
+      } catch (err) {
+        // A refused call changed nothing, and would be refused again.
+        if (i >= 30 || isArgvError(err)) return;
         await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** i, 2000)));
         attempt = once();
       }
