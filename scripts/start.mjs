@@ -16,7 +16,11 @@ const SERVICES = [
     main: 'dist/services/api/main.js',
     port: env.API_PORT ?? '8080',
     // The storefront at / calls /seckill/… on its own origin; without an Ingress the api passes them on.
-    env: { SECKILL_URL: env.SECKILL_URL ?? `http://127.0.0.1:${env.SECKILL_PORT ?? '8081'}` },
+    // Paying without a payment provider is a demo feature (issue 20): on here, off unless asked elsewhere.
+    env: {
+      SECKILL_URL: env.SECKILL_URL ?? `http://127.0.0.1:${env.SECKILL_PORT ?? '8081'}`,
+      PAYMENT_SIMULATION: env.PAYMENT_SIMULATION ?? 'true',
+    },
   },
   { name: 'seckill', main: 'dist/services/seckill/main.js', port: env.SECKILL_PORT ?? '8081' },
   { name: 'orders', main: 'dist/services/orders/main.js', port: env.ORDERS_PORT ?? '8082' },

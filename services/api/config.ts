@@ -13,6 +13,10 @@ export interface ApiConfig extends CommonConfig {
   refreshTokenTtlSeconds: number;
   /** SECKILL_URL: where the storefront's `/seckill/…` calls go when no Ingress routes them (npm start). */
   seckillUrl: string | null;
+  /** PAYMENT_SIMULATION: serve `POST /api/orders/:id/pay` (a payment without a provider); off by default. */
+  paymentSimulation: boolean;
+  /** PAYMENT_CURRENCY: the one currency orders are priced in; a webhook naming another is refused. */
+  paymentCurrency: string;
   /** MANAGEMENT_PORT: /healthz, /readyz and /metrics only there (never routed by the Ingress); unset: on PORT. */
   managementPort: number | null;
 }
@@ -34,6 +38,7 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
   const seckillUrl = r.optional('SECKILL_URL') ?? null;
   if (seckillUrl !== null && !/^http:\/\/[^/]+\/?$/.test(seckillUrl))
     r.problems.push('SECKILL_URL: an http://host:port URL');
+  const simulation = r.str('PAYMENT_SIMULATION', 'false', /^(true|false)$/, 'true or false');
   const config: ApiConfig = {
     ...common,
     port: r.int('PORT', 8080, 0, 65535),
@@ -44,6 +49,8 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     authRatePerMinute: r.int('API_AUTH_RATE_PER_MINUTE', 20),
     refreshTokenTtlSeconds: r.int('REFRESH_TOKEN_TTL_SECONDS', 7 * 24 * 3600, 60, 90 * 24 * 3600),
     seckillUrl,
+    paymentSimulation: simulation === 'true',
+    paymentCurrency: r.str('PAYMENT_CURRENCY', 'CNY', /^[A-Z]{3}$/, 'an ISO 4217 code such as CNY'),
   };
   r.done();
   return config;

@@ -43,11 +43,18 @@ export function buildApi(config: ApiConfig, log: Logger): Api {
   app.use(helmet());
   if (config.seckillUrl) app.use('/seckill', seckillProxy(config.seckillUrl));
   // The webhook verifies its signature over the raw bytes: mounted before the JSON parser.
-  app.use('/api/payments', webhookRoutes(db, config.webhookSecret, config.webhookToleranceSeconds));
+  app.use(
+    '/api/payments',
+    webhookRoutes(db, {
+      secret: config.webhookSecret,
+      toleranceSeconds: config.webhookToleranceSeconds,
+      currency: config.paymentCurrency,
+    }),
+  );
   app.use(express.json({ limit: '16kb', strict: true }));
   app.use('/api/auth', authRoutes(auth, new RateLimiter(config.authRatePerMinute, Date.now, 60_000)));
   app.use('/api', catalogRoutes(db, redis, config.prefix));
-  app.use('/api/orders', orderRoutes(db, tokens));
+  app.use('/api/orders', orderRoutes(db, tokens, config.paymentSimulation));
   app.use('/api/admin', adminRoutes(db, redis, config.prefix, tokens));
   app.use(storefrontRoutes());
   finish(app, http);

@@ -37,35 +37,56 @@ export function verifyWebhook(
 /** How long a provider should wait before retrying an event for an order not written yet. */
 export const WEBHOOK_RETRY_AFTER_SECONDS = 5;
 
+/** What the provider says was paid; `amount` is a decimal string ("4999.00"), never a float. */
+export interface PaymentEvent {
+  eventId: string;
+  orderId: string;
+  amount: string;
+  currency: string;
+}
+
+/** `mismatch`: the event's amount or currency is not the order's; refused, and kept on record. */
+export type WebhookOutcome = PayOutcome | 'mismatch';
+
 /**
  * Applies a payment event once; a repeat of the same event id answers the stored result. The event id is
  * claimed first (INSERT … ON CONFLICT): a concurrent delivery of the same id waits on it, then reads the
- * first one's result instead of failing on the key. A payment for an order the worker has not written yet
- * is not stored (a `not_found` kept for good would swallow it): 503 with Retry-After, so the provider
- * retries and the payment applies once the row exists. Rows stored as `not_found` by older versions are
- * judged again.
+ * first one's result instead of failing on the key. The event's amount and currency must be the order's
+ * (`currency` is PAYMENT_CURRENCY): otherwise nothing is paid and the row records `mismatch` with what
+ * was claimed. A payment for an order the worker has not written yet is not stored (a `not_found` kept
+ * for good would swallow it): 503 with Retry-After, so the provider retries and the payment applies once
+ * the row exists. Rows stored as `not_found` by older versions are judged again.
  */
 export async function applyPaymentEvent(
   db: Sequelize,
-  eventId: string,
-  orderId: string,
-): Promise<PayOutcome> {
+  e: PaymentEvent,
+  currency: string,
+): Promise<WebhookOutcome> {
   return db.transaction(async (transaction) => {
     const [claimed] = await db.query<{ event_id: string }>(
-      `INSERT INTO payment_events (event_id, order_id, result) VALUES ($1, $2, 'pending')
-       ON CONFLICT (event_id) DO UPDATE SET result = 'pending', order_id = EXCLUDED.order_id
+      `INSERT INTO payment_events (event_id, order_id, result, amount, currency) VALUES ($1, $2, 'pending', $3, $4)
+       ON CONFLICT (event_id) DO UPDATE SET result = 'pending', order_id = EXCLUDED.order_id,
+         amount = EXCLUDED.amount, currency = EXCLUDED.currency
        WHERE payment_events.result = 'not_found'
        RETURNING event_id`,
-      { bind: [eventId, orderId], type: QueryTypes.SELECT, transaction },
+      { bind: [e.eventId, e.orderId, e.amount, e.currency], type: QueryTypes.SELECT, transaction },
     );
-    if (!claimed) return storedResult(db, eventId, orderId, transaction);
-    const outcome = await tryPay(db, orderId, null, transaction);
+    if (!claimed) return storedResult(db, e.eventId, e.orderId, transaction);
+    const [order] = await db.query<{ same: boolean }>(
+      'SELECT amount = $2::numeric AS same FROM orders WHERE id = $1',
+      { bind: [e.orderId, e.amount], type: QueryTypes.SELECT, transaction },
+    );
+    const outcome: WebhookOutcome = !order
+      ? 'not_found'
+      : !order.same || e.currency !== currency
+        ? 'mismatch'
+        : await tryPay(db, e.orderId, null, transaction);
     if (outcome === 'not_found') {
       // Rolls the claim back with the transaction: nothing is remembered about this delivery.
       throw unavailable('the order is not known yet; retry later', undefined, WEBHOOK_RETRY_AFTER_SECONDS);
     }
     await db.query('UPDATE payment_events SET result = $2 WHERE event_id = $1', {
-      bind: [eventId, outcome],
+      bind: [e.eventId, outcome],
       transaction,
     });
     return outcome;
@@ -77,8 +98,8 @@ async function storedResult(
   eventId: string,
   orderId: string,
   transaction: Transaction,
-): Promise<PayOutcome> {
-  const [seen] = await db.query<{ result: PayOutcome; order_id: string }>(
+): Promise<WebhookOutcome> {
+  const [seen] = await db.query<{ result: WebhookOutcome; order_id: string }>(
     'SELECT result, order_id FROM payment_events WHERE event_id = $1',
     { bind: [eventId], type: QueryTypes.SELECT, transaction },
   );

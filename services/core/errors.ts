@@ -24,6 +24,8 @@ export const ErrorCode = {
   TOKEN_REQUIRED: 'TOKEN_REQUIRED',
   TOKEN_INVALID: 'TOKEN_INVALID',
   CHALLENGE_FAILED: 'CHALLENGE_FAILED',
+  PAYMENT_MISMATCH: 'PAYMENT_MISMATCH',
+  EMAIL_NOT_VERIFIED: 'EMAIL_NOT_VERIFIED',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -48,6 +50,8 @@ const STATUS: Record<ErrorCode, number> = {
   TOKEN_REQUIRED: 403,
   TOKEN_INVALID: 403,
   CHALLENGE_FAILED: 400,
+  PAYMENT_MISMATCH: 422,
+  EMAIL_NOT_VERIFIED: 403,
   RATE_LIMITED: 429,
   UNAVAILABLE: 503,
   INTERNAL: 500,
@@ -73,6 +77,8 @@ const TITLE: Record<ErrorCode, string> = {
   TOKEN_REQUIRED: 'Purchase token required',
   TOKEN_INVALID: 'Purchase token invalid',
   CHALLENGE_FAILED: 'Challenge failed',
+  PAYMENT_MISMATCH: 'Payment does not match the order',
+  EMAIL_NOT_VERIFIED: 'Email address not verified',
   RATE_LIMITED: 'Too many requests',
   UNAVAILABLE: 'Service unavailable',
   INTERNAL: 'Internal error',

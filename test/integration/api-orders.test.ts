@@ -9,7 +9,7 @@ import { signWebhook } from '../../services/api/webhook.js';
 import { ActivityIds, persistBatch } from '../../services/orders/persist.js';
 import { keyId, TokenService } from '../../services/core/auth/jwt.js';
 import { DEV_JWT_SECRET } from '../../services/core/config.js';
-import { DEV_WEBHOOK_SECRET } from '../../services/api/config.js';
+import { DEV_WEBHOOK_SECRET, loadApiConfig } from '../../services/api/config.js';
 import { testSchema, type TestSchema } from '../helpers/db.js';
 import { dropAmqpPrefix, dropRedisPrefix, newRedis, randomPrefix, waitFor } from '../helpers/env.js';
 import { adminToken, newUser, startApi, type RunningApi } from '../helpers/api.js';
@@ -26,7 +26,7 @@ let worker: RunningOrders;
 beforeAll(async () => {
   pg = await testSchema();
   redis = newRedis();
-  api = await startApi(prefix, pg.schema);
+  api = await startApi(prefix, pg.schema, { PAYMENT_SIMULATION: 'true' });
   seckill = await startSeckill(prefix, { STAMPEDE_RETRY_TIERS_MS: FAST_TIERS, DATABASE_SCHEMA: pg.schema });
   worker = await startOrders(prefix, pg.schema);
   await waitReady(seckill.url);
@@ -113,6 +113,23 @@ it('shows a shopper their own orders and lets them pay, idempotently', async () 
   );
 });
 
+it('serves no simulated pay route unless PAYMENT_SIMULATION=true: 404, and the order stays unpaid', async () => {
+  const activity = await sale();
+  const { token, orderId } = await shopperWithOrder(activity);
+  const plain = await startApi(prefix, pg.schema);
+  try {
+    expectProblem(
+      await call(plain.url, `/api/orders/${orderId}/pay`, { method: 'POST', token }),
+      404,
+      'NOT_FOUND',
+    );
+    expect((await call(plain.url, `/api/orders/${orderId}`, { token })).body.status).toBe('pending_payment');
+  } finally {
+    await plain.stop();
+  }
+  expect(() => loadApiConfig({ PAYMENT_SIMULATION: 'yes' })).toThrow(/PAYMENT_SIMULATION/);
+});
+
 it('answers 409 ORDER_CLOSED to a payment after the timeout closed the order', async () => {
   const activity = await sale({ paymentWindow: '1s' });
   const { token, orderId } = await shopperWithOrder(activity);
@@ -160,6 +177,16 @@ it('never lets one user read or pay another user’s order: hundreds of guessed 
 });
 
 describe('payment webhook', () => {
+  /** A provider's event for one of the sales above (priced 4999.00 in the default PAYMENT_CURRENCY). */
+  const paid = (eventId: string, orderId: string, over: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      eventId,
+      type: 'payment.succeeded',
+      orderId,
+      amount: '4999.00',
+      currency: 'CNY',
+      ...over,
+    });
   const post = (raw: string, signature?: string) =>
     call(api.url, '/api/payments/webhook', {
       raw,
@@ -169,7 +196,7 @@ describe('payment webhook', () => {
   it('pays on a signed event, and a replay of the event is answered without acting again', async () => {
     const activity = await sale();
     const { token, orderId } = await shopperWithOrder(activity);
-    const raw = JSON.stringify({ eventId: `evt-${orderId}`, type: 'payment.succeeded', orderId });
+    const raw = paid(`evt-${orderId}`, orderId);
     const first = await post(raw, signWebhook(DEV_WEBHOOK_SECRET, raw));
     expect(first.body).toEqual({ eventId: `evt-${orderId}`, orderId, status: 'paid' });
     const replay = await post(raw, signWebhook(DEV_WEBHOOK_SECRET, raw));
@@ -180,7 +207,7 @@ describe('payment webhook', () => {
   it('refuses a bad, missing, stale or reused-body signature with 401 and changes nothing', async () => {
     const activity = await sale();
     const { token, orderId } = await shopperWithOrder(activity);
-    const raw = JSON.stringify({ eventId: `evt-bad-${orderId}`, type: 'payment.succeeded', orderId });
+    const raw = paid(`evt-bad-${orderId}`, orderId);
     expectProblem(await post(raw), 401, 'UNAUTHORIZED');
     expectProblem(
       await post(raw, signWebhook('another-secret-that-is-long-enough-0000', raw)),
@@ -192,7 +219,7 @@ describe('payment webhook', () => {
       401,
       'UNAUTHORIZED',
     );
-    const other = JSON.stringify({ eventId: 'evt-other', type: 'payment.succeeded', orderId: uuidv7() });
+    const other = paid('evt-other', uuidv7());
     expectProblem(await post(raw, signWebhook(DEV_WEBHOOK_SECRET, other)), 401, 'UNAUTHORIZED');
     expect((await call(api.url, `/api/orders/${orderId}`, { token })).body.status).toBe('pending_payment');
   });
@@ -208,11 +235,7 @@ describe('payment webhook', () => {
       placedAt: new Date().toISOString(),
       requestId: 'early-webhook',
     };
-    const raw = JSON.stringify({
-      eventId: `evt-early-${order.orderId}`,
-      type: 'payment.succeeded',
-      orderId: order.orderId,
-    });
+    const raw = paid(`evt-early-${order.orderId}`, order.orderId);
     const early = await post(raw, signWebhook(DEV_WEBHOOK_SECRET, raw));
     expectProblem(early, 503, 'UNAVAILABLE');
     expect(Number(early.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -238,7 +261,7 @@ describe('payment webhook', () => {
   it('gives concurrent deliveries of one new event id one result and no 500', async () => {
     const activity = await sale();
     const { orderId } = await shopperWithOrder(activity);
-    const raw = JSON.stringify({ eventId: `evt-race-${orderId}`, type: 'payment.succeeded', orderId });
+    const raw = paid(`evt-race-${orderId}`, orderId);
     // Open the API's pooled connections first, so the deliveries really overlap in Postgres.
     await Promise.all(Array.from({ length: 10 }, () => api.api.db.query('SELECT pg_sleep(0.05)')));
     const answers = await Promise.all(
@@ -254,6 +277,39 @@ describe('payment webhook', () => {
     expect(stored?.n).toBe(1);
   });
 
+  it("refuses an event whose amount or currency is not the order's with 422, pays nothing and records it", async () => {
+    const activity = await sale();
+    const { token, orderId } = await shopperWithOrder(activity);
+    const cases = [
+      { eventId: `evt-cheap-${orderId}`, over: { amount: '0.01' }, amount: '0.01', currency: 'CNY' },
+      { eventId: `evt-usd-${orderId}`, over: { currency: 'USD' }, amount: '4999.00', currency: 'USD' },
+    ];
+    for (const c of cases) {
+      const raw = paid(c.eventId, orderId, c.over);
+      expectProblem(await post(raw, signWebhook(DEV_WEBHOOK_SECRET, raw)), 422, 'PAYMENT_MISMATCH');
+      // A redelivery is answered from the record, not judged (or paid) again.
+      expectProblem(await post(raw, signWebhook(DEV_WEBHOOK_SECRET, raw)), 422, 'PAYMENT_MISMATCH');
+    }
+    for (const body of [
+      paid('evt-no-amount', orderId, { amount: undefined }),
+      paid('evt-f', orderId, { amount: 4999 }),
+    ])
+      expectProblem(await post(body, signWebhook(DEV_WEBHOOK_SECRET, body)), 400, 'VALIDATION_FAILED');
+    expect((await call(api.url, `/api/orders/${orderId}`, { token })).body.status).toBe('pending_payment');
+    const events = await pg.db.query<{ event_id: string; result: string; amount: string; currency: string }>(
+      'SELECT event_id, result, amount, currency FROM payment_events WHERE order_id = $1 ORDER BY event_id',
+      { bind: [orderId], type: QueryTypes.SELECT },
+    );
+    expect(events).toEqual(
+      cases
+        .map((c) => ({ event_id: c.eventId, result: 'mismatch', amount: c.amount, currency: c.currency }))
+        .sort((a, b) => a.event_id.localeCompare(b.event_id)),
+    );
+    // The right amount still pays.
+    const good = paid(`evt-good-${orderId}`, orderId, { amount: '4999' });
+    expect((await post(good, signWebhook(DEV_WEBHOOK_SECRET, good))).body.status).toBe('paid');
+  });
+
   it('acknowledges a payment for a closed order and flags it for a refund', async () => {
     const activity = await sale({ paymentWindow: '1s' });
     const { token, orderId } = await shopperWithOrder(activity);
@@ -261,7 +317,7 @@ describe('payment webhook', () => {
       async () => (await call(api.url, `/api/orders/${orderId}`, { token })).body.status === 'closed',
       'the order closed',
     );
-    const raw = JSON.stringify({ eventId: `evt-late-${orderId}`, type: 'payment.succeeded', orderId });
+    const raw = paid(`evt-late-${orderId}`, orderId);
     expect((await post(raw, signWebhook(DEV_WEBHOOK_SECRET, raw))).body).toMatchObject({
       status: 'closed',
       action: 'refund',

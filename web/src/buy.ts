@@ -121,5 +121,18 @@ export async function settledOrder(activity: string, orderId: string): Promise<O
   }
 }
 
+/**
+ * The simulated payment (PAYMENT_SIMULATION, on in `npm start`). Where it is off the route answers 404 for
+ * an order the shopper does own: payment then runs through the provider, and the page says so.
+ */
 export const pay = (orderId: string): Promise<{ status: string }> =>
-  call(`/api/orders/${encodeURIComponent(orderId)}/pay`, { method: 'POST', auth: true });
+  call<{ status: string }>(`/api/orders/${encodeURIComponent(orderId)}/pay`, {
+    method: 'POST',
+    auth: true,
+  }).catch((err: unknown) => {
+    if (err instanceof ApiError && err.status === 404)
+      throw new ApiError(404, 'PAYMENT_SIMULATION_OFF', NO_SIMULATION, err.body, null);
+    throw err;
+  });
+
+const NO_SIMULATION = 'This shop takes payment through its payment provider; the demo payment is off here.';

@@ -37,8 +37,12 @@ const SELECT = `SELECT o.id, a.name AS activity, o.quantity, o.amount, o.status,
 const orderId = z.string().uuid();
 const noBody = z.union([z.undefined(), z.object({}).strict()]);
 
-/** A shopper's own orders only: another user's id answers exactly like an id that does not exist. */
-export function orderRoutes(db: Sequelize, tokens: TokenService): Router {
+/**
+ * A shopper's own orders only: another user's id answers exactly like an id that does not exist. The
+ * simulated `POST /:id/pay` (paid with no payment at all) exists only with PAYMENT_SIMULATION=true (npm
+ * start); without it the route is not mounted and answers 404 like any unknown path.
+ */
+export function orderRoutes(db: Sequelize, tokens: TokenService, simulatePayments: boolean): Router {
   const r = Router();
   r.use(authenticate(tokens));
   r.get('/', async (req, res) => {
@@ -66,6 +70,7 @@ export function orderRoutes(db: Sequelize, tokens: TokenService): Router {
     if (!row) throw new AppError(ErrorCode.NOT_FOUND, 'no such order');
     res.json(view(row));
   });
+  if (!simulatePayments) return r;
   r.post('/:id/pay', async (req, res) => {
     parse(noBody, req.body);
     const id = orderId.safeParse(req.params.id);
@@ -76,15 +81,32 @@ export function orderRoutes(db: Sequelize, tokens: TokenService): Router {
 }
 
 const event = z
-  .object({ eventId: z.string().min(1).max(128), type: z.literal('payment.succeeded'), orderId })
+  .object({
+    eventId: z.string().min(1).max(128),
+    type: z.literal('payment.succeeded'),
+    orderId,
+    // Money as a decimal string (a float cannot hold 0.10 exactly); fits the orders' numeric(14, 2).
+    amount: z.string().regex(/^\d{1,12}(\.\d{1,2})?$/, 'a decimal amount such as "4999.00"'),
+    currency: z.string().regex(/^[A-Z]{3}$/, 'an ISO 4217 currency code'),
+  })
   .strict();
 
-/** The payment provider's callback: signed over the raw body, idempotent per event id. */
-export function webhookRoutes(db: Sequelize, secret: string, toleranceSeconds: number): Router {
+export interface WebhookOptions {
+  secret: string;
+  toleranceSeconds: number;
+  /** PAYMENT_CURRENCY: the only currency an order is paid in. */
+  currency: string;
+}
+
+/**
+ * The payment provider's callback: signed over the raw body, idempotent per event id; an event whose
+ * amount or currency is not the order's is refused with 422 PAYMENT_MISMATCH (and recorded).
+ */
+export function webhookRoutes(db: Sequelize, o: WebhookOptions): Router {
   const r = Router();
   r.post('/webhook', express.raw({ type: '*/*', limit: '16kb' }), async (req, res) => {
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    verifyWebhook(secret, req.header('x-stampede-signature'), raw, toleranceSeconds);
+    verifyWebhook(o.secret, req.header('x-stampede-signature'), raw, o.toleranceSeconds);
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));
@@ -92,8 +114,14 @@ export function webhookRoutes(db: Sequelize, secret: string, toleranceSeconds: n
       throw new AppError(ErrorCode.VALIDATION_FAILED, 'malformed JSON body');
     }
     const e = parse(event, body);
-    const outcome = await applyPaymentEvent(db, e.eventId, e.orderId);
+    const outcome = await applyPaymentEvent(db, e, o.currency);
     if (outcome === 'not_found') throw new AppError(ErrorCode.NOT_FOUND, 'no such order');
+    if (outcome === 'mismatch') {
+      throw new AppError(
+        ErrorCode.PAYMENT_MISMATCH,
+        `the amount or currency is not the order's (orders are paid in ${o.currency}); nothing was paid`,
+      );
+    }
     // A payment for an order the timeout already closed is acknowledged (so the provider stops retrying)
     // and flagged for a refund.
     res.json({

@@ -6,9 +6,10 @@ import { initial } from './migrations/0001-initial.js';
 import { paymentEvents } from './migrations/0002-payment-events.js';
 import { activityOwner } from './migrations/0003-activity-owner.js';
 import { tenancy } from './migrations/0004-tenancy.js';
+import { verifiedPayments } from './migrations/0005-verified-payments.js';
 
 /** Every migration in order; new ones are appended, never edited once released. */
-export const MIGRATIONS: Migration[] = [initial, paymentEvents, activityOwner, tenancy];
+export const MIGRATIONS: Migration[] = [initial, paymentEvents, activityOwner, tenancy, verifiedPayments];
 
 export function migrator(sequelize: Sequelize, schema = 'public'): Umzug<QueryInterface> {
   return new Umzug({
