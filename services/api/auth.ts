@@ -14,11 +14,15 @@ export interface Session {
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
+/** A cluster-wide limit on one refresh-token family: a RATE_LIMITED error, or null (api/service.ts). */
+export type FamilyLimit = (familyId: string) => Promise<AppError | null>;
+
 export class AuthService {
   constructor(
     private readonly db: Sequelize,
     private readonly tokens: TokenService,
     private readonly refreshTtlSeconds: number,
+    private readonly familyLimit: FamilyLimit = async () => null,
   ) {}
 
   async register(
@@ -102,6 +106,10 @@ export class AuthService {
         return null;
       }
       if (t.expired) return null;
+      // After the reuse check (a stolen token still revokes its family), before the token is spent: a
+      // refused refresh rolls back and the same token works once the family's limit has room again.
+      const refused = await this.familyLimit(t.family_id);
+      if (refused) throw refused;
       await this.db.query('UPDATE refresh_tokens SET used_at = now() WHERE id = $1', {
         bind: [t.id],
         transaction,

@@ -1,4 +1,5 @@
 import { EnvReader, readCommon, type CommonConfig, type Env } from '../core/config.js';
+import { MAX_RATE } from '../core/rate-limit.js';
 
 export const DEV_WEBHOOK_SECRET = 'stampede-development-webhook-secret-0123456789';
 
@@ -8,9 +9,13 @@ export interface ApiConfig extends CommonConfig {
   /** Seconds a signed webhook stays acceptable (replay window). */
   webhookToleranceSeconds: number;
   admin: { email: string; password: string } | null;
-  /** Login and register attempts per client IP per minute. */
+  /** Login and register attempts per client IP per minute, cluster-wide (every api replica together). */
   authRatePerMinute: number;
   refreshTokenTtlSeconds: number;
+  /** API_REFRESH_RATE_PER_MINUTE: refreshes per client IP per minute, cluster-wide (0 turns it off). */
+  refreshRatePerMinute: number;
+  /** API_REFRESH_FAMILY_RATE_PER_MINUTE: refreshes per refresh-token family per minute, cluster-wide. */
+  refreshFamilyRatePerMinute: number;
   /** SECKILL_URL: where the storefront's `/seckill/…` calls go when no Ingress routes them (npm start). */
   seckillUrl: string | null;
   /** PAYMENT_SIMULATION: serve `POST /api/orders/:id/pay` (a payment without a provider); off by default. */
@@ -46,8 +51,10 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     webhookSecret,
     webhookToleranceSeconds: r.int('PAYMENT_WEBHOOK_TOLERANCE_SECONDS', 300, 1, 3600),
     admin: email && password ? { email, password } : null,
-    authRatePerMinute: r.int('API_AUTH_RATE_PER_MINUTE', 20),
+    authRatePerMinute: r.int('API_AUTH_RATE_PER_MINUTE', 20, 0, MAX_RATE),
     refreshTokenTtlSeconds: r.int('REFRESH_TOKEN_TTL_SECONDS', 7 * 24 * 3600, 60, 90 * 24 * 3600),
+    refreshRatePerMinute: r.int('API_REFRESH_RATE_PER_MINUTE', 60, 0, MAX_RATE),
+    refreshFamilyRatePerMinute: r.int('API_REFRESH_FAMILY_RATE_PER_MINUTE', 6, 0, MAX_RATE),
     seckillUrl,
     paymentSimulation: simulation === 'true',
     paymentCurrency: r.str('PAYMENT_CURRENCY', 'CNY', /^[A-Z]{3}$/, 'an ISO 4217 code such as CNY'),

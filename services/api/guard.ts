@@ -1,7 +1,7 @@
 import type { Request, RequestHandler } from 'express';
 import type { Principal, TokenService } from '../core/auth/jwt.js';
 import { AppError, ErrorCode } from '../core/errors.js';
-import type { RateLimiter } from '../core/rate-limit.js';
+import type { ClusterLimiter } from '../core/rate-limit.js';
 
 const principals = new WeakMap<Request, Principal>();
 
@@ -24,11 +24,13 @@ export const requireAdmin: RequestHandler = (req, _res, next) => {
   next();
 };
 
-/** Per client IP (after TRUST_PROXY_HOPS), for the doors brute force knocks on. */
-export function limitPerIp(limiter: RateLimiter): RequestHandler {
-  return (req, _res, next) => {
-    const wait = limiter.take(req.ip ?? '');
-    if (wait) throw new AppError(ErrorCode.RATE_LIMITED, 'too many attempts', { retryAfter: wait });
+/** Per client IP (after TRUST_PROXY_HOPS), cluster-wide, for the doors brute force knocks on. */
+export function limitPerIp(limiter: ClusterLimiter): RequestHandler {
+  return async (req, _res, next) => {
+    const ip = req.ip ?? '';
+    const refused = limiter.screen([ip]) ?? (await limiter.take([ip]));
+    if (refused)
+      throw new AppError(ErrorCode.RATE_LIMITED, 'too many attempts', { retryAfter: refused.retryAfter });
     next();
   };
 }

@@ -9,7 +9,8 @@ import { createHttpApp, finish, Readiness } from '../core/http/app.js';
 import type { Logger } from '../core/log.js';
 import { createRegistry } from '../core/metrics.js';
 import { closeRedis, createRedis } from '../core/redis/client.js';
-import { RateLimiter } from '../core/rate-limit.js';
+import { ClusterLimiter, rateLimitMetrics, type LimitSpec } from '../core/rate-limit.js';
+import { Scripts } from '../core/redis/scripts.js';
 import { AuthService } from './auth.js';
 import type { ApiConfig } from './config.js';
 import { adminRoutes } from './routes/admin.js';
@@ -33,7 +34,25 @@ export function buildApi(config: ApiConfig, log: Logger): Api {
   const db = createSequelize({ url: config.databaseUrl, log, schema: config.databaseSchema });
   const redis = createRedis({ target: config.redis, log, name: 'api', commandTimeoutMs: 1000 });
   const tokens = new TokenService(config.jwtSecret, config.jwtSecretPrevious);
-  const auth = new AuthService(db, tokens, config.refreshTokenTtlSeconds);
+  // Cluster-wide (Redis, lua/rate-limit.lua): every api replica counts against the same limits.
+  const limitMetrics = rateLimitMetrics(registry);
+  const scripts = new Scripts(redis);
+  const limiter = (scope: string, limits: LimitSpec[]) =>
+    new ClusterLimiter({
+      redis,
+      scripts,
+      prefix: config.prefix,
+      scope,
+      limits,
+      timeoutMs: 1000,
+      metrics: limitMetrics,
+      log,
+    });
+  const perMinute = (name: string, count: number): LimitSpec => ({ name, count, periodMs: 60_000 });
+  const families = limiter('refresh-family', [perMinute('per-family', config.refreshFamilyRatePerMinute)]);
+  const auth = new AuthService(db, tokens, config.refreshTokenTtlSeconds, (family) =>
+    families.take([family]),
+  );
   let dbReady = false;
   const readiness = new Readiness()
     .add('postgres', () => dbReady)
@@ -52,7 +71,14 @@ export function buildApi(config: ApiConfig, log: Logger): Api {
     }),
   );
   app.use(express.json({ limit: '16kb', strict: true }));
-  app.use('/api/auth', authRoutes(auth, new RateLimiter(config.authRatePerMinute, Date.now, 60_000)));
+  app.use(
+    '/api/auth',
+    authRoutes(
+      auth,
+      limiter('auth', [perMinute('per-ip', config.authRatePerMinute)]),
+      limiter('refresh', [perMinute('per-ip', config.refreshRatePerMinute)]),
+    ),
+  );
   app.use('/api', catalogRoutes(db, redis, config.prefix));
   app.use('/api/orders', orderRoutes(db, tokens, config.paymentSimulation));
   app.use('/api/admin', adminRoutes(db, redis, config.prefix, tokens));

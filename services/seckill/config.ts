@@ -1,8 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { EnvReader, readCommon, type CommonConfig, type Env } from '../core/config.js';
+import { MAX_RATE } from '../core/rate-limit.js';
 
 export interface SeckillConfig extends CommonConfig {
   port: number;
+  /** SECKILL_RATE_*: requests per second, cluster-wide (every worker and pod together; docs/limits.md). */
   rateGlobal: number;
   ratePerIp: number;
   ratePerUser: number;
@@ -19,9 +21,9 @@ export function loadSeckillConfig(env: Env = process.env): SeckillConfig {
   const config: SeckillConfig = {
     ...readCommon(r),
     port: r.int('PORT', 8081, 0, 65535),
-    rateGlobal: r.int('SECKILL_RATE_GLOBAL', 20000),
-    ratePerIp: r.int('SECKILL_RATE_PER_IP', 200),
-    ratePerUser: r.int('SECKILL_RATE_PER_USER', 10),
+    rateGlobal: r.int('SECKILL_RATE_GLOBAL', 20000, 0, MAX_RATE),
+    ratePerIp: r.int('SECKILL_RATE_PER_IP', 200, 0, MAX_RATE),
+    ratePerUser: r.int('SECKILL_RATE_PER_USER', 10, 0, MAX_RATE),
     redisTimeoutMs: r.int('SECKILL_REDIS_TIMEOUT_MS', 1000, 50, 60000),
     publishTimeoutMs: r.int('SECKILL_PUBLISH_TIMEOUT_MS', 2000, 50, 60000),
     workers: r.int('SECKILL_WORKERS', availableParallelism(), 1, 64),

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import type { Principal, TokenService } from '../core/auth/jwt.js';
+import type { TokenService } from '../core/auth/jwt.js';
 import { AppError, ErrorCode } from '../core/errors.js';
 import { readSmallJson } from '../core/http/body.js';
 import { answerError, sendJson } from '../core/http/problem.js';
@@ -10,15 +10,12 @@ import type { PurchaseRecorder } from '../core/metrics.js';
 import { ACTIVITY_NAME } from '../core/redis/keys.js';
 import type { ActivityCache } from './activity-cache.js';
 import type { PurchaseService } from './purchase.js';
-import type { RateLimiter } from '../core/rate-limit.js';
+import type { ClusterLimiter } from '../core/rate-limit.js';
 import type { PurchaseTokenArg } from '../core/redis/scripts.js';
 import type { PurchaseTokens } from './purchase-token.js';
 
-export interface Limits {
-  global: RateLimiter;
-  perIp: RateLimiter;
-  perUser: RateLimiter;
-}
+/** SECKILL_RATE_GLOBAL, _PER_IP, _PER_USER, cluster-wide; subjects in that order: '*', the IP, the user. */
+export type Limits = ClusterLimiter;
 
 export interface PurchaseRouteDeps {
   tokens: TokenService;
@@ -57,9 +54,6 @@ const TOKEN_REQUIRED = new AppError(
 );
 const TOKEN_INVALID = new AppError(ErrorCode.TOKEN_INVALID, 'the purchase token is invalid or expired');
 const TOKEN_OUTCOMES = new Set(['token_required', 'token_invalid']);
-
-const limited = (retryAfter: number, what: string): AppError =>
-  new AppError(ErrorCode.RATE_LIMITED, `${what} rate limit reached`, { retryAfter });
 
 export function checkActivityName(name: string): string {
   if (!ACTIVITY_NAME.test(name)) throw new AppError(ErrorCode.ACTIVITY_NOT_FOUND);
@@ -110,6 +104,19 @@ function tokenArg(
   return { nonce: nonce ?? '-', keepMs };
 }
 
+/** A sold-out answer from memory, limited per process only: a Redis check would cost more than it. */
+function soldOutNow(d: PurchaseRouteDeps, ip: string, userId: string): never {
+  throw d.limits.local(['*', ip, userId]) ?? SOLD_OUT;
+}
+
+/** What the purchase needs from the request besides the principal: token, quantity, Idempotency-Key. */
+async function purchaseInput(d: PurchaseRouteDeps, h: HotRequest, activity: string, userId: string) {
+  const token = tokenArg(d, h, activity, userId);
+  const quantity = await quantityOf(h.req);
+  const key = idempotencyKey(h.req);
+  return { activity, userId, quantity, idempotencyKey: key, requestId: h.id, token };
+}
+
 /**
  * `POST /seckill/:activity` on node's own request and response objects (Express' per-request cost was the
  * ceiling of the whole path): limits, token, body, then the purchase; every outcome answered and recorded
@@ -117,10 +124,9 @@ function tokenArg(
  * shopper whose token was verified before without reading the body or touching Redis.
  */
 export function purchaseHandler(d: PurchaseRouteDeps): (h: HotRequest) => Promise<void> {
-  const admit = (ip: string, p: Principal | undefined): void => {
-    const wait =
-      d.limits.global.take('*') || d.limits.perIp.take(ip) || (p ? d.limits.perUser.take(p.userId) : 0);
-    if (wait) throw limited(wait, 'request');
+  const screen = (subjects: (string | undefined)[]): void => {
+    const err = d.limits.screen(subjects);
+    if (err) throw err;
   };
   const run = async (h: HotRequest): Promise<unknown> => {
     const auth = h.req.headers.authorization;
@@ -129,28 +135,29 @@ export function purchaseHandler(d: PurchaseRouteDeps): (h: HotRequest) => Promis
     const keyed = h.req.headers['idempotency-key'] !== undefined;
     const soldOut = !keyed && d.cache.isSoldOut(h.name);
     const known = soldOut ? d.tokens.cachedHeader(auth) : undefined;
-    admit(h.ip, known);
-    if (known) throw SOLD_OUT;
+    // What the cluster refused a moment ago is refused here without Redis (ClusterLimiter.screen).
+    screen(['*', h.ip, known?.userId]);
+    if (known) soldOutNow(d, h.ip, known.userId);
     const principal = await d.tokens.verifyHeader(auth);
-    const wait = d.limits.perUser.take(principal.userId);
-    if (wait) throw limited(wait, 'per-user');
+    screen([undefined, undefined, principal.userId]);
     // Decided once: a sold-out sale answers every unkeyed shopper from memory, never reading the body or
     // looking at a purchase token; a keyed one too once the script told this user SOLD_OUT (no order of
     // theirs can exist until a unit comes back, which clears the flag).
-    if (soldOut || (keyed && d.cache.soldOutFor(h.name, principal.userId))) throw SOLD_OUT;
+    if (soldOut || (keyed && d.cache.soldOutFor(h.name, principal.userId)))
+      soldOutNow(d, h.ip, principal.userId);
     const activity = checkActivityName(h.name);
-    const token = tokenArg(d, h, activity, principal.userId);
-    const quantity = await quantityOf(h.req);
-    const key = idempotencyKey(h.req);
-    return d.purchases.purchase({
-      activity,
-      userId: principal.userId,
-      quantity,
-      idempotencyKey: key,
-      requestId: h.id,
-      token,
-      ...(h.trace ? { trace: h.trace } : {}),
-    });
+    // The cluster-wide check travels while the token is checked and the body read; the purchase script
+    // is sent only once it said yes, so a refused request never touches the stock.
+    const verdict = d.limits.take(['*', h.ip, principal.userId]);
+    const input = purchaseInput(d, h, activity, principal.userId).then(
+      (v) => ({ v }),
+      (e: unknown) => ({ e }),
+    );
+    const refused = await verdict;
+    if (refused) throw refused;
+    const got = await input;
+    if ('e' in got) throw got.e;
+    return d.purchases.purchase({ ...got.v, ...(h.trace ? { trace: h.trace } : {}) });
   };
   return async (h) => {
     const started = process.hrtime.bigint();

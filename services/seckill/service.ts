@@ -14,7 +14,7 @@ import { Scripts } from '../core/redis/scripts.js';
 import { ActivityCache } from './activity-cache.js';
 import type { SeckillConfig } from './config.js';
 import { PurchaseService } from './purchase.js';
-import { RateLimiter } from '../core/rate-limit.js';
+import { ClusterLimiter, rateLimitMetrics, type LimitSpec } from '../core/rate-limit.js';
 import { postgresOrderStatus } from './order-status.js';
 import { mountSeckillRoutes } from './routes.js';
 import { frontListener } from './front.js';
@@ -54,9 +54,10 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
   });
   const publisher = new ConfirmPublisher(amqp, topology.exchange, config.publishTimeoutMs);
   const cache = new ActivityCache(redis, config.prefix, log, config.redisTimeoutMs);
+  const scripts = new Scripts(redis);
   const purchases = new PurchaseService({
     redis,
-    scripts: new Scripts(redis),
+    scripts,
     cache,
     publisher,
     metrics,
@@ -86,6 +87,19 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
     config.purchaseTokenTtlSeconds * 1000,
   );
   const tokenCounter = purchaseTokenCounter(registry);
+  // Cluster-wide (Redis, lua/rate-limit.lua): SECKILL_RATE_* hold across every worker and pod together.
+  const limiter = (scope: string, limits: LimitSpec[]) =>
+    new ClusterLimiter({
+      redis,
+      scripts,
+      prefix: config.prefix,
+      scope,
+      limits,
+      timeoutMs: config.redisTimeoutMs,
+      metrics: limitMetrics,
+      log,
+    });
+  const limitMetrics = rateLimitMetrics(registry);
   const purchase = tracedPurchase(
     purchaseHandler({
       tokens,
@@ -95,11 +109,11 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
       recorder: new PurchaseRecorder(metrics),
       purchaseTokens,
       tokenRefused: (activity, outcome) => tokenCounter.inc({ activity, outcome }),
-      limits: {
-        global: new RateLimiter(config.rateGlobal),
-        perIp: new RateLimiter(config.ratePerIp),
-        perUser: new RateLimiter(config.ratePerUser),
-      },
+      limits: limiter('seckill', [
+        { name: 'global', count: config.rateGlobal, periodMs: 1000 },
+        { name: 'per-ip', count: config.ratePerIp, periodMs: 1000 },
+        { name: 'per-user', count: config.ratePerUser, periodMs: 1000 },
+      ]),
     }),
   );
   const app = createHttpApp(http);
@@ -111,7 +125,7 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
     purchaseTokens,
     challenges: new Challenges(config.jwtSecret, redis, config.prefix),
     tokenCounter,
-    ratePerUser: config.ratePerUser,
+    limiter: limiter('token', [{ name: 'per-user', count: config.ratePerUser, periodMs: 1000 }]),
   });
   mountSeckillRoutes(app, {
     tokens,

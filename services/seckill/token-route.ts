@@ -4,7 +4,7 @@ import type { StoredActivity } from '../core/activity/preheat.js';
 import type { TokenService } from '../core/auth/jwt.js';
 import { AppError, ErrorCode, isAppError, unavailable } from '../core/errors.js';
 import { readSmallJson } from '../core/http/body.js';
-import { RateLimiter } from '../core/rate-limit.js';
+import type { ClusterLimiter } from '../core/rate-limit.js';
 import type { ActivityCache } from './activity-cache.js';
 import type { Challenges } from './challenge.js';
 import { checkActivityName } from './purchase-route.js';
@@ -16,8 +16,8 @@ export interface TokenRouteDeps {
   purchaseTokens: PurchaseTokens;
   challenges: Challenges;
   tokenCounter: Counter<'activity' | 'outcome'>;
-  /** Requests per second per user (SECKILL_RATE_PER_USER); 0 turns the limit off. */
-  ratePerUser: number;
+  /** SECKILL_RATE_PER_USER, cluster-wide, for this route's own requests (subject: the user). */
+  limiter: ClusterLimiter;
   now?: () => number;
 }
 
@@ -47,11 +47,10 @@ function checkWindow(a: StoredActivity, now: number): void {
  */
 export function mountTokenRoutes(app: Express, d: TokenRouteDeps): void {
   const now = d.now ?? Date.now;
-  const limiter = new RateLimiter(d.ratePerUser);
   const who = async (req: Request): Promise<string> => {
     const p = await d.tokens.verifyHeader(req.headers.authorization);
-    const wait = limiter.take(p.userId);
-    if (wait) throw new AppError(ErrorCode.RATE_LIMITED, 'per-user rate limit reached', { retryAfter: wait });
+    const refused = d.limiter.screen([p.userId]) ?? (await d.limiter.take([p.userId]));
+    if (refused) throw refused;
     return p.userId;
   };
 

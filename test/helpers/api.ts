@@ -22,6 +22,8 @@ export async function startApi(
   const config = loadApiConfig({
     ...process.env,
     API_AUTH_RATE_PER_MINUTE: '0',
+    API_REFRESH_RATE_PER_MINUTE: '0',
+    API_REFRESH_FAMILY_RATE_PER_MINUTE: '0',
     ADMIN_EMAIL: ADMIN.email,
     ADMIN_PASSWORD: ADMIN.password,
     ...env,

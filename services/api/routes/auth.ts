@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AuthService } from '../auth.js';
 import { limitPerIp } from '../guard.js';
 import { parse } from '../validate.js';
-import type { RateLimiter } from '../../core/rate-limit.js';
+import type { ClusterLimiter } from '../../core/rate-limit.js';
 
 const email = z.string().trim().toLowerCase().max(254).email();
 // OWASP: length over composition rules; 12+ without MFA, long passphrases allowed, control characters not.
@@ -18,7 +18,12 @@ const registerBody = z.object({ email, password }).strict();
 const loginBody = z.object({ email: z.string().max(254), password: z.string().max(128) }).strict();
 const refreshBody = z.object({ refreshToken: z.string().min(1).max(256) }).strict();
 
-export function authRoutes(auth: AuthService, limiter: RateLimiter): Router {
+/** `limiter`: login and register per IP; `refreshLimiter`: refresh per IP (its per-family limit is in AuthService). */
+export function authRoutes(
+  auth: AuthService,
+  limiter: ClusterLimiter,
+  refreshLimiter: ClusterLimiter,
+): Router {
   const r = Router();
   r.post('/register', limitPerIp(limiter), async (req, res) => {
     const body = parse(registerBody, req.body);
@@ -28,7 +33,7 @@ export function authRoutes(auth: AuthService, limiter: RateLimiter): Router {
     const body = parse(loginBody, req.body);
     res.json(await auth.login(body.email.trim(), body.password));
   });
-  r.post('/refresh', async (req, res) => {
+  r.post('/refresh', limitPerIp(refreshLimiter), async (req, res) => {
     res.json(await auth.refresh(parse(refreshBody, req.body).refreshToken));
   });
   return r;
