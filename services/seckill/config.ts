@@ -14,6 +14,10 @@ export interface SeckillConfig extends CommonConfig {
   workers: number;
   /** SECKILL_PURCHASE_TOKEN_TTL_SECONDS: how long a purchase token stays valid (default 60). */
   purchaseTokenTtlSeconds: number;
+  /** SECKILL_CHALLENGE_LEAD_SECONDS: challenges are issued from this long before the start (default 30). */
+  challengeLeadSeconds: number;
+  /** SECKILL_CHALLENGE_TTL_SECONDS: how long a challenge may be solved and redeemed after its issue (default 60). */
+  challengeTtlSeconds: number;
 }
 
 export function loadSeckillConfig(env: Env = process.env): SeckillConfig {
@@ -28,6 +32,8 @@ export function loadSeckillConfig(env: Env = process.env): SeckillConfig {
     publishTimeoutMs: r.int('SECKILL_PUBLISH_TIMEOUT_MS', 2000, 50, 60000),
     workers: r.int('SECKILL_WORKERS', availableParallelism(), 1, 64),
     purchaseTokenTtlSeconds: r.int('SECKILL_PURCHASE_TOKEN_TTL_SECONDS', 60, 5, 3600),
+    challengeLeadSeconds: r.int('SECKILL_CHALLENGE_LEAD_SECONDS', 30, 0, 3600),
+    challengeTtlSeconds: r.int('SECKILL_CHALLENGE_TTL_SECONDS', 60, 5, 600),
   };
   r.done();
   return config;

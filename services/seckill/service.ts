@@ -123,9 +123,18 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
     tokens,
     cache,
     purchaseTokens,
-    challenges: new Challenges(config.jwtSecret, redis, config.prefix),
+    challenges: new Challenges(
+      {
+        jwtSecret: config.jwtSecret,
+        jwtSecretPrevious: config.jwtSecretPrevious,
+        ttlMs: config.challengeTtlSeconds * 1000,
+      },
+      redis,
+      config.prefix,
+    ),
     tokenCounter,
     limiter: limiter('token', [{ name: 'per-user', count: config.ratePerUser, periodMs: 1000 }]),
+    challengeLeadMs: config.challengeLeadSeconds * 1000,
   });
   mountSeckillRoutes(app, {
     tokens,

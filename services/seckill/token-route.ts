@@ -18,6 +18,8 @@ export interface TokenRouteDeps {
   tokenCounter: Counter<'activity' | 'outcome'>;
   /** SECKILL_RATE_PER_USER, cluster-wide, for this route's own requests (subject: the user). */
   limiter: ClusterLimiter;
+  /** SECKILL_CHALLENGE_LEAD_SECONDS in ms: how long before the start challenges are issued. */
+  challengeLeadMs: number;
   now?: () => number;
 }
 
@@ -41,8 +43,10 @@ function checkWindow(a: StoredActivity, now: number): void {
 
 /**
  * `POST /seckill/:activity/token` (DESIGN §8), `GET` of the same path (is a token needed, which challenge,
- * and the server's time) and `GET /seckill/:activity/challenge` (the ALTCHA challenge a `pow` sale asks for). Tokens are issued only inside the window, so nobody can hold a valid purchase
- * before the start; a challenge can be fetched and solved during the countdown. An activity that needs no
+ * and the server's time) and `GET /seckill/:activity/challenge` (the ALTCHA challenge a `pow` sale asks
+ * for). Tokens are issued only inside the window, so nobody can hold a valid purchase before the start;
+ * challenges only from `challengeLeadMs` before it (409 NOT_STARTED earlier), so the proof of work cannot
+ * be banked during the countdown. An activity that needs no
  * token still issues one (clients may always ask); its purchases ignore it.
  */
 export function mountTokenRoutes(app: Express, d: TokenRouteDeps): void {
@@ -89,8 +93,19 @@ export function mountTokenRoutes(app: Express, d: TokenRouteDeps): void {
     const a = await activityOf(d, req);
     const rule = a.info.purchaseToken;
     if (rule?.challenge !== 'pow') throw new AppError(ErrorCode.NOT_FOUND, 'this sale asks for no challenge');
-    if (now() >= a.info.endMs) throw new AppError(ErrorCode.ENDED);
+    const t = now();
+    if (t < a.info.startMs - d.challengeLeadMs) {
+      const opensIn = Math.ceil((a.info.startMs - d.challengeLeadMs - t) / 1000);
+      throw new AppError(
+        ErrorCode.NOT_STARTED,
+        `challenges are issued from ${d.challengeLeadMs / 1000} s before the start`,
+        {
+          retryAfter: opensIn,
+        },
+      );
+    }
+    if (t >= a.info.endMs) throw new AppError(ErrorCode.ENDED);
     res.set('Cache-Control', 'no-store');
-    res.json(await d.challenges.create(a.info.name, userId, rule.difficulty, a.info.startMs));
+    res.json(await d.challenges.create(a.info.name, userId, rule.difficulty));
   });
 }
