@@ -21,7 +21,7 @@ export class AuthService {
   constructor(
     private readonly db: Sequelize,
     private readonly tokens: TokenService,
-    private readonly refreshTtlSeconds: number,
+    readonly refreshTtlSeconds: number,
     private readonly familyLimit: FamilyLimit = async () => null,
   ) {}
 
@@ -118,6 +118,15 @@ export class AuthService {
     });
     if (!spent) throw new AppError(ErrorCode.UNAUTHORIZED, 'the refresh token is not valid');
     return this.issue(spent.user_id, spent.role, spent.family_id);
+  }
+
+  /** Revokes the family of a refresh token (logout); an unknown token changes nothing. */
+  async revoke(refreshToken: string): Promise<void> {
+    await this.db.query(
+      `UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now())
+       WHERE family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)`,
+      { bind: [sha256(refreshToken)] },
+    );
   }
 
   private async issue(userId: string, role: Role, familyId: string): Promise<Session> {

@@ -29,6 +29,8 @@ let seq = 0;
 interface Store {
   getItem(k: string): string | null;
   setItem(k: string, v: string): void;
+  readonly length: number;
+  key(i: number): string | null;
 }
 
 beforeAll(async () => {
@@ -89,21 +91,22 @@ async function createSale(
   return name;
 }
 
-/** A shopper registered through the API and logged in the way the page keeps a session. */
+/**
+ * A shopper registered through the API and logged in the way the page keeps a session: the context's own
+ * request client logs in for a cookie (so the browser holds the HttpOnly refresh cookie) and the page
+ * remembers who is logged in.
+ */
 async function shopper(ctx: BrowserContext): Promise<string> {
   const email = `shopper-${Date.now()}-${++seq}@example.test`;
   await json('/api/auth/register', { method: 'POST', body: JSON.stringify({ email, password: PASSWORD }) });
-  const { refreshToken } = await loginApi(email, PASSWORD);
-  await ctx.addInitScript(
-    ([r, e]) => {
-      const store = (globalThis as unknown as { localStorage: Store }).localStorage;
-      if (!store.getItem('stampede.refresh')) {
-        store.setItem('stampede.refresh', r as string);
-        store.setItem('stampede.email', e as string);
-      }
-    },
-    [refreshToken, email],
-  );
+  const login = await ctx.request.post(`${base}/api/auth/login`, {
+    data: { email, password: PASSWORD, session: 'cookie' },
+  });
+  expect(login.status()).toBe(200);
+  await ctx.addInitScript((e) => {
+    const store = (globalThis as unknown as { localStorage: Store }).localStorage;
+    if (!store.getItem('stampede.email')) store.setItem('stampede.email', e);
+  }, email);
   return email;
 }
 
@@ -292,13 +295,20 @@ it('a shopper on a slow network whose first answer is lost retries with the same
   expect(new Set(keys).size).toBe(1);
   const orderId = (first as unknown as { orderId: string }).orderId;
   await expect(page.getByText(`Order ${orderId.slice(0, 8)}…`).textContent()).resolves.toContain('pending');
-  const token = await page.evaluate(() =>
-    (globalThis as unknown as { localStorage: Store }).localStorage.getItem('stampede.refresh'),
-  );
-  const { accessToken } = await json<{ accessToken: string }>('/api/auth/refresh', {
-    method: 'POST',
-    body: JSON.stringify({ refreshToken: token }),
+  // The refresh token is nowhere a script could read it: not in storage, not in document.cookie.
+  const visible = await page.evaluate(() => {
+    const g = globalThis as unknown as { localStorage: Store; document: { cookie: string } };
+    const keys = Array.from({ length: g.localStorage.length }, (_, i) => g.localStorage.key(i));
+    return { keys, cookie: g.document.cookie };
   });
+  expect(visible).toEqual({ keys: ['stampede.email'], cookie: '' });
+  const [cookie] = (await ctx.cookies(`${base}/api/auth/refresh`)).filter(
+    (c) => c.name === 'stampede_refresh',
+  );
+  expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', path: '/api/auth/refresh' });
+  const refreshed = await ctx.request.post(`${base}/api/auth/refresh`);
+  expect(refreshed.status()).toBe(200);
+  const { accessToken } = (await refreshed.json()) as { accessToken: string };
   const orders = await json<{ items: { id: string }[] }>('/api/orders', { token: accessToken });
   expect(orders.items.map((o) => o.id)).toEqual([orderId]);
   await ctx.close();

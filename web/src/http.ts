@@ -1,5 +1,6 @@
 // The storefront's only way to the platform: JSON over fetch, the session (access token in memory, the
-// single-use refresh token in localStorage, rotated under a cross-tab lock) and the server's clock.
+// single-use refresh token in an HttpOnly cookie no script here can read, rotated under a cross-tab lock)
+// and the server's clock.
 
 export class ApiError extends Error {
   constructor(
@@ -15,18 +16,17 @@ export class ApiError extends Error {
 
 interface Tokens {
   accessToken: string;
-  refreshToken: string;
   expiresIn: number;
 }
 
-const REFRESH_KEY = 'stampede.refresh';
+// Who is logged in, for the page only (not a credential): the session itself is the refresh cookie.
 const EMAIL_KEY = 'stampede.email';
 let access: { token: string; until: number } | null = null;
 const listeners = new Set<() => void>();
 
 export const session = {
   get email(): string | null {
-    return localStorage.getItem(REFRESH_KEY) ? localStorage.getItem(EMAIL_KEY) : null;
+    return localStorage.getItem(EMAIL_KEY);
   },
   onChange(f: () => void): void {
     listeners.add(f);
@@ -39,7 +39,6 @@ function changed(): void {
 
 function keep(t: Tokens, email?: string): void {
   access = { token: t.accessToken, until: Date.now() + (t.expiresIn - 30) * 1000 };
-  localStorage.setItem(REFRESH_KEY, t.refreshToken);
   if (email) localStorage.setItem(EMAIL_KEY, email);
 }
 
@@ -55,17 +54,15 @@ async function problemOf(r: Response): Promise<ApiError> {
   );
 }
 
-/** A refresh token is single use: one tab rotates it at a time, the others read the rotated one. */
+/**
+ * A refresh token is single use: one tab rotates it at a time, and the next one sends the cookie the
+ * browser already holds rotated (two at once would present the same token twice and revoke the family).
+ */
 async function refreshed(): Promise<string | null> {
   const run = async (): Promise<string | null> => {
     if (access && access.until > Date.now()) return access.token;
-    const refreshToken = localStorage.getItem(REFRESH_KEY);
-    if (!refreshToken) return null;
-    const r = await fetch('/api/auth/refresh', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ refreshToken }),
-    });
+    if (!session.email) return null;
+    const r = await fetch('/api/auth/refresh', { method: 'POST', credentials: 'same-origin' });
     if (!r.ok) {
       if (r.status === 401) logout();
       return null;
@@ -113,7 +110,7 @@ export async function call<T>(path: string, init: CallInit = {}, retried = false
 }
 
 export async function login(email: string, password: string): Promise<void> {
-  keep(await call<Tokens>('/api/auth/login', { body: { email, password } }), email);
+  keep(await call<Tokens>('/api/auth/login', { body: { email, password, session: 'cookie' } }), email);
   changed();
 }
 
@@ -124,7 +121,8 @@ export async function register(email: string, password: string): Promise<void> {
 
 export function logout(): void {
   access = null;
-  localStorage.removeItem(REFRESH_KEY);
+  // Revokes the cookie's token family and clears the cookie (only the server can: it is HttpOnly).
+  void fetch('/api/auth/refresh', { method: 'DELETE', credentials: 'same-origin' }).catch(() => undefined);
   localStorage.removeItem(EMAIL_KEY);
   changed();
 }
