@@ -206,12 +206,13 @@ export class RehearsalCluster {
     ]);
   }
 
-  /** Adds fake nodes (32 CPUs, 256 GiB, 110 pods each) and waits until kwok reports them Ready. */
+  /** Adds fake nodes (32 CPUs, 256 GiB, 1 TiB disk, 110 pods each) and waits until kwok reports them Ready. */
   async addNodes(count: number): Promise<string[]> {
     const core = this.kubeConfig().makeApiClient(k8s.CoreV1Api);
     const have = (await core.listNode()).items.length;
     const names = Array.from({ length: count }, (_, i) => `kwok-node-${have + i}`);
-    const resources = { cpu: '32', memory: '256Gi', pods: '110' };
+    // Ephemeral storage too: the chart's containers request it, and a node that lists none fits no pod.
+    const resources = { cpu: '32', memory: '256Gi', pods: '110', 'ephemeral-storage': '1Ti' };
     for (const name of names) {
       await core.createNode({
         body: {

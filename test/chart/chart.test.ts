@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
+import { parse } from 'yaml';
 import { EnvTest } from '../../rehearsal/envtest.js';
 
 const run = promisify(execFile);
@@ -68,10 +69,10 @@ beforeAll(async () => {
     'monitoring.coreos.com_servicemonitors.yaml',
   ]);
   for (const f of monitoringCrds) await env.apply(join(MONITORING_CRDS, f));
-  await env
-    .kubeConfig()
-    .makeApiClient(k8s.CoreV1Api)
-    .createNamespace({ body: { metadata: { name: 'stampede' } } });
+  // `sales`: ci/full-values.yaml's operator.watchNamespace, where its Role lives; `shop` its release's.
+  const core = env.kubeConfig().makeApiClient(k8s.CoreV1Api);
+  for (const name of ['stampede', 'shop', 'sales', 'elsewhere'])
+    await core.createNamespace({ body: { metadata: { name } } });
 }, 120_000);
 afterAll(async () => {
   await env?.stop();
@@ -103,11 +104,16 @@ it.each(valuesFiles)(
       'Ingress',
       'HorizontalPodAutoscaler',
       'PodDisruptionBudget',
-      'ClusterRole',
+      'NetworkPolicy',
       'ServiceAccount',
     ]) {
       expect(kinds).toContain(k);
     }
+    // A watched namespace gets a Role there; only an operator of every namespace gets a ClusterRole.
+    const given = parse(readFileSync(f, 'utf8')) as { operator?: { watchNamespace?: string } } | null;
+    const scoped = Boolean(given?.operator?.watchNamespace);
+    expect(kinds.has('ClusterRole')).toBe(!scoped);
+    expect(kinds.has('ClusterRoleBinding')).toBe(!scoped);
   },
   60_000,
 );
@@ -176,8 +182,10 @@ it('renders no secret value and the restricted pod security fields', async () =>
         readOnlyRootFilesystem: true,
         capabilities: { drop: ['ALL'] },
       });
-      expect(c.livenessProbe?.httpGet?.path).toBe('/healthz');
-      expect(c.readinessProbe?.httpGet?.path).toBe('/readyz');
+      // The api's probes use its management port (the Ingress routes its http port); the others' http.
+      const port = c.name === 'api' ? 'management' : 'http';
+      expect(c.livenessProbe?.httpGet).toMatchObject({ path: '/healthz', port });
+      expect(c.readinessProbe?.httpGet).toMatchObject({ path: '/readyz', port });
       for (const e of c.env ?? [])
         expect(['JWT_SECRET', 'PAYMENT_WEBHOOK_SECRET', 'DATABASE_URL', 'ADMIN_PASSWORD']).not.toContain(
           e.value === undefined ? '' : e.name,
@@ -192,6 +200,16 @@ it('renders no secret value and the restricted pod security fields', async () =>
     ['/seckill', 'stampede-seckill'],
     ['/', 'stampede-api'],
   ]);
+  // ... and only ever to their `http` port: /metrics, /healthz and /readyz of the api are on `metrics`.
+  const ports = ingress?.spec?.rules?.[0]?.http?.paths.map((p) => p.backend.service?.port?.name);
+  expect(ports).toEqual(['http', 'http']);
+  const apiService = (k8s.loadAllYaml(stdout) as k8s.V1Service[]).find(
+    (o) => o?.kind === 'Service' && o.metadata?.name === 'stampede-api',
+  );
+  expect(apiService?.spec?.ports?.map((p) => [p.name, p.targetPort])).toEqual([
+    ['http', 'http'],
+    ['metrics', 'management'],
+  ]);
   // One seckill process per pod: node:cluster is for a machine, pods are the HPA's.
   const seckill = deployments.find((d) => d.metadata?.name?.endsWith('seckill'));
   const workers = seckill?.spec?.template.spec?.containers[0]?.env?.find((e) => e.name === 'SECKILL_WORKERS');
@@ -204,3 +222,84 @@ it('installs k8s/ with kustomize resources the API server accepts', async () => 
   expect(files).toEqual(['crd/seckillactivities.yaml', 'operator-rbac.yaml']);
   await env.apply(join(root, 'k8s/operator-rbac.yaml'));
 });
+
+/** What the API server's RBAC answers for the operator's ServiceAccount (a SubjectAccessReview). */
+async function operatorMay(verb: string, resource: string, namespace?: string): Promise<boolean> {
+  const authz = env.kubeConfig().makeApiClient(k8s.AuthorizationV1Api);
+  const group = {
+    seckillactivities: 'stampede.dev',
+    horizontalpodautoscalers: 'autoscaling',
+    leases: 'coordination.k8s.io',
+  }[resource];
+  const review = await authz.createSubjectAccessReview({
+    body: {
+      spec: {
+        user: 'system:serviceaccount:shop:stampede-operator',
+        groups: ['system:serviceaccounts', 'system:serviceaccounts:shop', 'system:authenticated'],
+        resourceAttributes: { verb, resource, group: group ?? '', namespace },
+      },
+    },
+  });
+  return review.status?.allowed === true;
+}
+
+it('with operator.watchNamespace, RBAC lets the operator into that namespace only', async () => {
+  const { stdout } = await run(
+    HELM,
+    // Its own release namespace: k8s/operator-rbac.yaml (applied above) binds a ClusterRole in `stampede`.
+    ['template', 'stampede', CHART, '-f', join(CHART, 'ci/full-values.yaml'), '--namespace', 'shop'],
+    { maxBuffer: 16 << 20 },
+  );
+  const rbac = (k8s.loadAllYaml(stdout) as (k8s.KubernetesObject | null)[]).filter(
+    (o): o is k8s.KubernetesObject =>
+      Boolean(o && (o.kind === 'ServiceAccount' || o.kind?.startsWith('Role'))),
+  );
+  expect(rbac.map((o) => `${o.kind} ${o.metadata?.namespace ?? '(release)'}`).sort()).toEqual([
+    'Role (release)',
+    'Role sales',
+    'RoleBinding (release)',
+    'RoleBinding sales',
+    'ServiceAccount (release)',
+  ]);
+  const client = k8s.KubernetesObjectApi.makeApiClient(env.kubeConfig());
+  for (const o of rbac) {
+    o.metadata = { ...o.metadata, namespace: o.metadata?.namespace ?? 'shop' };
+    await client.create(o);
+  }
+  expect(await operatorMay('watch', 'seckillactivities', 'sales')).toBe(true);
+  expect(await operatorMay('update', 'horizontalpodautoscalers', 'sales')).toBe(true);
+  expect(await operatorMay('update', 'leases', 'shop')).toBe(true);
+  // Nowhere else, and nothing cluster-wide.
+  expect(await operatorMay('watch', 'seckillactivities', 'elsewhere')).toBe(false);
+  expect(await operatorMay('update', 'horizontalpodautoscalers', 'elsewhere')).toBe(false);
+  expect(await operatorMay('list', 'seckillactivities')).toBe(false);
+  expect(await operatorMay('get', 'secrets', 'sales')).toBe(false);
+}, 60_000);
+
+it('the install notes warn when trustProxyHops trusts a header any pod can forge', async () => {
+  const notes = async (...set: string[]) => {
+    const { stdout } = await run(
+      HELM,
+      // helm install asks the API server for its version even in a client dry run: the envtest's.
+      [
+        'install',
+        // A release and namespace nothing else here uses: install checks for objects it would take over.
+        'notes',
+        CHART,
+        '--dry-run=client',
+        '--kubeconfig',
+        env.kubeConfigFile(),
+        '-n',
+        'elsewhere',
+        ...set,
+      ],
+      { maxBuffer: 16 << 20 },
+    );
+    return stdout.slice(stdout.indexOf('NOTES:'));
+  };
+  expect(await notes()).not.toMatch(/X-Forwarded-For/);
+  expect(await notes('--set', 'networkPolicy.enabled=false')).toMatch(/trustProxyHops=1.*X-Forwarded-For/s);
+  expect(await notes('--set', 'networkPolicy.enabled=false', '--set', 'trustProxyHops=0')).not.toMatch(
+    /X-Forwarded-For/,
+  );
+}, 30_000);

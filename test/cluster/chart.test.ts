@@ -88,27 +88,37 @@ it('every PodDisruptionBudget is computed by the disruption controller and enfor
 it('the pods carry the chart probes and are Ready; each NetworkPolicy selects its component pods', async () => {
   const net = cluster.kubeConfig().makeApiClient(k8s.NetworkingV1Api);
   const policies = (await net.listNamespacedNetworkPolicy({ namespace: s.namespace })).items;
-  for (const c of COMPONENTS) {
-    const pods = await readyPods(s, c);
-    expect(pods).toHaveLength(2);
-    for (const p of pods) {
-      const container = p.spec?.containers[0];
-      expect(container?.livenessProbe?.httpGet).toMatchObject({ path: '/healthz', port: 'http' });
-      expect(container?.readinessProbe?.httpGet).toMatchObject({ path: '/readyz', port: 'http' });
-    }
-    const policy = policies.find((n) => n.metadata?.name === `${s.fullname}-${c}`);
+  const selected = async (name: string) => {
+    const policy = policies.find((n) => n.metadata?.name === name);
     const selector = Object.entries(policy?.spec?.podSelector?.matchLabels ?? {}).map(
       ([k, v]) => `${k}=${v}`,
     );
-    expect(selector.length).toBeGreaterThan(0);
-    const selected = await core.listNamespacedPod({
-      namespace: s.namespace,
-      labelSelector: selector.join(','),
-    });
-    expect(selected.items.map((p) => p.metadata?.name).sort()).toEqual(
-      pods.map((p) => p.metadata?.name).sort(),
-    );
+    expect([name, selector.length > 0]).toEqual([name, true]);
+    const list = await core.listNamespacedPod({ namespace: s.namespace, labelSelector: selector.join(',') });
+    return list.items.map((p) => p.metadata?.name).sort();
+  };
+  for (const c of COMPONENTS) {
+    const pods = await readyPods(s, c);
+    expect(pods).toHaveLength(2);
+    // The api's probes are on its management port, which the Ingress never targets.
+    const port = c === 'api' ? 'management' : 'http';
+    for (const p of pods) {
+      const container = p.spec?.containers[0];
+      expect(container?.livenessProbe?.httpGet).toMatchObject({ path: '/healthz', port });
+      expect(container?.readinessProbe?.httpGet).toMatchObject({ path: '/readyz', port });
+      // Only the api and seckill sign or verify tokens.
+      const jwt = container?.env?.some((e) => e.name === 'JWT_SECRET');
+      expect([c, jwt]).toEqual([c, c === 'api' || c === 'seckill']);
+    }
+    const names = pods.map((p) => p.metadata?.name).sort();
+    // On by default: an ingress policy and an egress policy, each selecting exactly this component's pods.
+    expect(await selected(`${s.fullname}-${c}`)).toEqual(names);
+    expect(await selected(`${s.fullname}-${c}-egress`)).toEqual(names);
   }
+  // The migration Job's policies exist too (its pod is gone once the hook succeeded).
+  expect(policies.map((p) => p.metadata?.name)).toEqual(
+    expect.arrayContaining([`${s.fullname}-migrate`, `${s.fullname}-migrate-egress`]),
+  );
 }, 60_000);
 
 it('the HPA scales on the CPU the metrics server reports, and back', async () => {

@@ -37,6 +37,21 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 app.kubernetes.io/part-of: stampede
 {{- end }}
 
+{{/*
+Deployments and HPAs the operator may scale (issue 20 point 2): the autoscaled processes. The operator
+touches no Deployment or HPA without this label.
+*/}}
+{{- define "stampede.scalableLabel" -}}
+{{- if hasKey (index .root.Values .component) "autoscaling" }}
+stampede.dev/scalable: "true"
+{{- end }}
+{{- end }}
+
+{{/* The container port of /healthz, /readyz and /metrics: the api's own management port, else http. */}}
+{{- define "stampede.managementPortName" -}}
+{{- if (index .root.Values .component).managementPort }}management{{ else }}http{{ end }}
+{{- end }}
+
 {{- define "stampede.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
@@ -63,6 +78,7 @@ metadata:
   name: {{ include "stampede.fullname" $root }}-{{ $c }}
   labels:
     {{- include "stampede.labels" . | nindent 4 }}
+    {{- include "stampede.scalableLabel" . | nindent 4 }}
 spec:
   {{- /* The HPA owns the replica count when there is one; a fixed count here would fight it on upgrade. */}}
   {{- if not (dig "autoscaling" "enabled" false $v) }}
@@ -103,9 +119,19 @@ spec:
             - name: http
               containerPort: {{ $v.port }}
               protocol: TCP
+            {{- with $v.managementPort }}
+            - name: management
+              containerPort: {{ . }}
+              protocol: TCP
+            {{- end }}
           env:
             - name: PORT
               value: {{ $v.port | quote }}
+            {{- with $v.managementPort }}
+            # /healthz, /readyz and /metrics here only: the Ingress routes / to this process.
+            - name: MANAGEMENT_PORT
+              value: {{ . | quote }}
+            {{- end }}
             - name: SHUTDOWN_DELAY_SECONDS
               value: {{ $root.Values.shutdown.delaySeconds | quote }}
             - name: TRUST_PROXY_HOPS
@@ -148,12 +174,15 @@ spec:
               valueFrom: { fieldRef: { fieldPath: metadata.namespace } }
             - name: LEASE_NAME
               value: {{ include "stampede.fullname" $root }}-operator
+            # The highest HPA floor a SeckillActivity may make the operator write (issue 20 point 2).
+            - name: OPERATOR_MAX_REPLICAS
+              value: {{ $v.scaling.maxReplicas | quote }}
             {{- end }}
           livenessProbe:
-            httpGet: { path: /healthz, port: http }
+            httpGet: { path: /healthz, port: {{ include "stampede.managementPortName" . }} }
             {{- toYaml $root.Values.probes.liveness | nindent 12 }}
           readinessProbe:
-            httpGet: { path: /readyz, port: http }
+            httpGet: { path: /readyz, port: {{ include "stampede.managementPortName" . }} }
             {{- toYaml $root.Values.probes.readiness | nindent 12 }}
           lifecycle:
             preStop:
@@ -180,13 +209,26 @@ spec:
       tolerations:
         {{- toYaml . | nindent 8 }}
       {{- end }}
-      {{- with $v.affinity }}
       affinity:
-        {{- toYaml . | nindent 8 }}
-      {{- end }}
+        {{- if $v.affinity }}
+        {{- toYaml $v.affinity | nindent 8 }}
+        {{- else }}
+        # Default: spread the replicas over nodes where the scheduler can, so one node lost is not the process.
+        podAntiAffinity:
+          preferredDuringSchedulingIgnoredDuringExecution:
+            - weight: 100
+              podAffinityTerm:
+                topologyKey: kubernetes.io/hostname
+                labelSelector:
+                  matchLabels:
+                    {{- include "stampede.selectorLabels" . | nindent 20 }}
+        {{- end }}
 {{- end }}
 
-{{/* A ClusterIP Service for one process; its one port also serves /metrics. */}}
+{{/*
+A ClusterIP Service for one process: `http` for its clients, `metrics` for Prometheus (the ServiceMonitor's
+one port). For the api, `metrics` is its management port, which the Ingress never targets.
+*/}}
 {{- define "stampede.service" -}}
 {{- $v := index .root.Values .component }}
 apiVersion: v1
@@ -204,6 +246,10 @@ spec:
       port: {{ $v.port }}
       targetPort: http
       protocol: TCP
+    - name: metrics
+      port: {{ default 9090 $v.managementPort }}
+      targetPort: {{ include "stampede.managementPortName" . }}
+      protocol: TCP
 {{- end }}
 
 {{/*
@@ -219,6 +265,7 @@ metadata:
   name: {{ include "stampede.fullname" .root }}-{{ .component }}
   labels:
     {{- include "stampede.labels" . | nindent 4 }}
+    {{- include "stampede.scalableLabel" . | nindent 4 }}
 spec:
   scaleTargetRef:
     apiVersion: apps/v1
