@@ -1,6 +1,7 @@
 // `npm run bench`: one run, the same wrk load (one thread, BENCH_CONNECTIONS keep-alive connections, the
 // next shopper's token on every request) against a bare node:http hello, an Express hello and the
-// processes `npm start` runs: a sale-shaped crowd, a sold-out hammer and the success path. Each purchase
+// processes `npm start` runs: a sale-shaped crowd, a sold-out hammer and the success path, and what
+// tracing and the cluster-wide limits cost (bench/costs.ts). Each purchase
 // scenario is checked (no oversell, no duplicate, every 202 a row); figures are printed last as
 // `name: value`, ratios against the bare node:http hello of the same run.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,8 +15,7 @@ import { loadSeckillConfig } from '../services/seckill/config.js';
 import { PurchaseTokens } from '../services/seckill/purchase-token.js';
 import { dropBenchPrefix } from './cleanup.js';
 import { serve } from './load.js';
-import { startPlatform } from './platform.js';
-import { otlpSink } from './otlp-sink.js';
+import { limitsCost, onPlatform, tracingCost } from './costs.js';
 import { preflight } from './preflight.js';
 import {
   broken,
@@ -31,7 +31,7 @@ import { ensureWrk, wrk, writeTokens, type WrkResult } from './wrk.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
-/** BENCH_ONLY: a comma list of worker, hello, sale, soldout, token, ok, traced (empty: everything). */
+/** BENCH_ONLY: a comma list of worker, hello, sale, soldout, token, ok, traced, limits (empty: everything). */
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
 const wanted = (part: string) =>
   ONLY.length === 0 || ONLY.includes(part) || (ONLY.includes('http') && part !== 'worker');
@@ -43,18 +43,6 @@ async function hello(mode: string, path: string, tokensFile: string): Promise<Wr
     return await wrk({ url: s.url, path, tokensFile, connections: CONNECTIONS, durationSeconds: DURATION });
   } finally {
     s.child.kill('SIGKILL');
-  }
-}
-
-async function onPlatform<T>(
-  env: Record<string, string>,
-  fn: (seckillUrl: string) => Promise<T>,
-): Promise<T> {
-  const platform = await startPlatform(env);
-  try {
-    return await fn(`http://127.0.0.1:${platform.ports.seckill}`);
-  } finally {
-    await platform.stop();
   }
 }
 
@@ -77,42 +65,6 @@ async function tokenScenarios(c: BenchContext, crowd: string[]): Promise<Record<
     durationSeconds: c.durationSeconds,
   });
   return { sale_token: sale, token_issue: { ...sale, load: issue, accepted: 0, rows: 0, invariants: NONE } };
-}
-
-/**
- * What tracing at a 1% sample costs the sale: platforms with and without it, alternated twice, the best of
- * each compared (one pair of runs moved by ±30% on this shared machine; the alternation evens that out).
- */
-async function tracingCost(
-  base: Omit<BenchContext, 'seckillUrl'>,
-  env: Record<string, string>,
-): Promise<Record<string, Checked>> {
-  const sink = await otlpSink();
-  const traced = { ...env, OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER_ARG: '0.01' };
-  const best: Record<string, Checked> = {};
-  try {
-    for (const round of [1, 2]) {
-      for (const [name, e] of [
-        ['sale_untraced', env],
-        ['sale_traced', traced],
-      ] as const) {
-        const r = await onPlatform(e, async (seckillUrl) => {
-          const c = { ...base, seckillUrl };
-          await createActivity(c, WARM_ACTIVITY, 100_000_000);
-          const crowd = await signTokens(c.tokens, 20_000, `${name}${round}-`);
-          return purchaseScenario(c, {
-            activity: `bench-${name.replace('_', '-')}-${round}`,
-            stock: 1000,
-            shoppers: crowd,
-          });
-        });
-        if (!best[name] || r.load.rps > (best[name] as Checked).load.rps) best[name] = r;
-      }
-    }
-  } finally {
-    sink.close();
-  }
-  return best;
 }
 
 const NONE = { oversold: 0, duplicate: 0, lost: 0, unannounced: 0 };
@@ -174,6 +126,22 @@ function report(
       'ratio_sale_traced_vs_untraced',
       f(p.sale_untraced && p.sale_traced ? p.sale_traced.load.rps / p.sale_untraced.load.rps : 0),
     ],
+    ['sale_unlimited_rps', f(p.sale_unlimited?.load.rps)],
+    ['sale_limited_rps', f(p.sale_limited?.load.rps)],
+    ['sale_unlimited_p99_ms', f(p.sale_unlimited?.load.p99Ms)],
+    ['sale_limited_p99_ms', f(p.sale_limited?.load.p99Ms)],
+    [
+      'ratio_sale_limited_vs_unlimited',
+      f(p.sale_unlimited && p.sale_limited ? p.sale_limited.load.rps / p.sale_unlimited.load.rps : 0),
+    ],
+    ['ok_unlimited_rps', f(p.ok_unlimited ? p.ok_unlimited.accepted / DURATION : undefined)],
+    ['ok_limited_rps', f(p.ok_limited ? p.ok_limited.accepted / DURATION : undefined)],
+    ['ok_unlimited_p99_ms', f(p.ok_unlimited?.load.p99Ms)],
+    ['ok_limited_p99_ms', f(p.ok_limited?.load.p99Ms)],
+    [
+      'ratio_ok_limited_vs_unlimited',
+      f(p.ok_unlimited && p.ok_limited ? p.ok_limited.accepted / p.ok_unlimited.accepted : 0),
+    ],
     ['ratio_sale_vs_bare', ratio(p.sale?.load.rps)],
     ['ratio_soldout_vs_bare', ratio(p.soldout?.load.rps)],
     ['ratio_ok_vs_bare', ratio(okRps)],
@@ -233,6 +201,7 @@ async function main(): Promise<void> {
       p = await onPlatform(platformEnv, (seckillUrl) => purchases({ ...base, seckillUrl }));
     }
     if (wanted('traced')) Object.assign(p, await tracingCost(base, platformEnv));
+    if (wanted('limits')) Object.assign(p, await limitsCost(base, platformEnv));
   } finally {
     await dropBenchPrefix(redis, config.prefix, config.amqpUrl).catch(() => undefined);
     await dropBenchPrefix(redis, `${config.prefix}-w`, config.amqpUrl).catch(() => undefined);
