@@ -84,10 +84,11 @@ it('NetworkPolicies are on by default: each pod has an ingress and an egress pol
       ingressPorts: ['http', 'http'],
       egressPorts: [...dns, 5432, 6379, 26379, 5672, 5671],
     },
+    // The api also sends the email-verification links (SMTP_URL, when the Secret has it).
     api: {
       from: [controller, monitoring],
       ingressPorts: ['http', 'management'],
-      egressPorts: [...dns, 5432, 6379, 26379, 5672, 5671],
+      egressPorts: [...dns, 5432, 6379, 26379, 5672, 5671, 587, 465, 25],
     },
     orders: {
       from: [monitoring],
