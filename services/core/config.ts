@@ -95,6 +95,8 @@ export interface BaseConfig {
   retryTiersMs: number[];
   /** Seconds a draining process keeps serving after readiness flips (lets the Ingress stop routing). */
   shutdownDelaySeconds: number;
+  /** LISTEN_HOST: the address every HTTP listener binds (0.0.0.0 in a pod; `npm start` passes 127.0.0.1). */
+  listenHost: string;
   tracing: TracingConfig;
 }
 
@@ -151,6 +153,7 @@ export function readBase(r: EnvReader): BaseConfig {
     ),
     trustProxyHops: r.int('TRUST_PROXY_HOPS', 0, 0, 10),
     shutdownDelaySeconds: r.int('SHUTDOWN_DELAY_SECONDS', 0, 0, 120),
+    listenHost: r.str('LISTEN_HOST', '0.0.0.0', /^[A-Za-z0-9.:-]{1,253}$/, 'an IP address or host name'),
     retryTiersMs: r.intList('STAMPEDE_RETRY_TIERS_MS', [1000, 5000, 30000], 10, 3_600_000),
     tracing: readTracing(r),
   };
