@@ -12,7 +12,7 @@
 #     overlay, STAMPEDE_IMAGE_CACHE defaulting to ${XDG_CACHE_HOME:-$HOME/.cache}/stampede-image (outside the
 #     checkout, so a fresh clone on the same machine reuses the base and the layers). To run the image:
 #     podman --root … --runroot … --storage-driver overlay run --runtime runc stampede:<version>
-#   - the last line printed is `image <name> <id> <size in bytes>`.
+#   - the last two lines printed: `storage <STAMPEDE_IMAGE_CACHE>` and `image <name> <id> <size in bytes> (… MB)`.
 # Environment: STAMPEDE_IMAGE_CA (CA bundle trusted by `npm ci` in the build; default the host's
 # /etc/ssl/certs/ca-certificates.crt, `none` to build without one), STAMPEDE_IMAGE_MIRROR (Debian mirror),
 # STAMPEDE_IMAGE_CONTEXT (the build context, default the checkout; e.g. a `git archive` of a commit).
@@ -98,7 +98,7 @@ if [ "$ca" != none ]; then
   secret=(--secret "id=npm-ca,src=$ca")
 fi
 start=$(date +%s)
-bah bud --isolation chroot --pull=never --layers "${secret[@]}" \
+bah bud --isolation chroot --pull=never --layers --force-rm "${secret[@]}" \
   -f "$context/docker/Dockerfile" -t "$name" -t docker.io/library/stampede:rehearsal "$context"
 id=$(bah inspect --type image --format '{{.FromImageID}}' "$name")
 size=$(podman "${storage[@]}" image inspect --format '{{.Size}}' "$name")
@@ -116,4 +116,5 @@ if [ -n "$docker_archive" ]; then
     "$name" docker.io/library/stampede:rehearsal
   echo "image: docker-archive $docker_archive"
 fi
+echo "storage $cache"
 echo "image $name ${id:0:12} $size ($((size / 1000000)) MB)"
