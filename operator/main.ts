@@ -11,8 +11,11 @@ async function main(): Promise<void> {
   const tracing = startTracing('operator', config.tracing);
   const operator = buildOperator(config, log);
   await operator.start();
-  const server = await listen(operator.app, config.port);
-  log.info({ port: config.port, namespace: config.watchNamespace || '(all)' }, 'operator running');
+  const server = await listen(operator.app, config.port, config.listenHost);
+  log.info(
+    { host: config.listenHost, port: config.port, namespace: config.watchNamespace || '(all)' },
+    'operator running',
+  );
   onSignals(
     gracefulShutdown({
       log,

@@ -12,8 +12,16 @@ async function main(): Promise<void> {
   const tracing = startTracing('api', config.tracing);
   const api = buildApi(config, log);
   await api.start();
-  const { server, management } = await listenSplit(api.app, config.port, config.managementPort);
-  log.info({ port: config.port, managementPort: config.managementPort }, 'api listening');
+  const { server, management } = await listenSplit(
+    api.app,
+    config.listenHost,
+    config.port,
+    config.managementPort,
+  );
+  log.info(
+    { host: config.listenHost, port: config.port, managementPort: config.managementPort },
+    'api listening',
+  );
   onSignals(
     gracefulShutdown({
       log,

@@ -11,8 +11,8 @@ async function main(): Promise<void> {
   const tracing = startTracing('orders', config.tracing);
   const orders = buildOrders(config, log);
   await orders.start();
-  const server = await listen(orders.app, config.port);
-  log.info({ port: config.port }, 'orders worker running');
+  const server = await listen(orders.app, config.port, config.listenHost);
+  log.info({ host: config.listenHost, port: config.port }, 'orders worker running');
   onSignals(
     gracefulShutdown({
       log,

@@ -16,8 +16,8 @@ async function main(): Promise<void> {
   const tracing = startTracing('seckill', config.tracing, { contextManager: false });
   const seckill = buildSeckill(config, log);
   await seckill.start();
-  const server = await listen(seckill.app, config.port);
-  log.info({ port: config.port }, 'seckill listening');
+  const server = await listen(seckill.app, config.port, config.listenHost);
+  log.info({ host: config.listenHost, port: config.port }, 'seckill listening');
   onSignals(
     gracefulShutdown({
       log,

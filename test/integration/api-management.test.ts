@@ -44,7 +44,7 @@ beforeAll(async () => {
   api = buildApi(config, quietLog);
   await api.start();
   // Ports 0 here (free ones); the chart sets PORT 8080 and MANAGEMENT_PORT 9090.
-  const l = await listenSplit(api.app, 0, 0);
+  const l = await listenSplit(api.app, '127.0.0.1', 0, 0);
   server = l.server;
   management = l.management as Server;
 });

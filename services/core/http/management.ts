@@ -39,16 +39,17 @@ export interface Listeners {
   management: Server | null;
 }
 
-/** Listens on `port`, and on `managementPort` for the management paths when it is set. */
+/** Listens on `host`:`port`, and on `managementPort` for the management paths when it is set. */
 export async function listenSplit(
   app: RequestListener,
+  host: string,
   port: number,
   managementPort: number | null,
 ): Promise<Listeners> {
-  if (managementPort === null) return { server: await listen(app, port), management: null };
+  if (managementPort === null) return { server: await listen(app, port, host), management: null };
   const { publicApp, managementApp } = splitManagement(app);
-  const server = await listen(publicApp, port);
-  const management = await listen(managementApp, managementPort).catch(async (err: unknown) => {
+  const server = await listen(publicApp, port, host);
+  const management = await listen(managementApp, managementPort, host).catch(async (err: unknown) => {
     await new Promise((r) => server.close(r));
     throw err;
   });

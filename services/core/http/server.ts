@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import type { Readiness } from './app.js';
 
-export async function listen(app: RequestListener, port: number, host = '0.0.0.0'): Promise<Server> {
+/** `host` has no default: every process binds what LISTEN_HOST says (config.ts), tests bind 127.0.0.1. */
+export async function listen(app: RequestListener, port: number, host: string): Promise<Server> {
   const server = createServer(app);
   // Longer than any load balancer idle timeout so the proxy, not us, closes idle keep-alive connections.
   server.keepAliveTimeout = 65_000;
