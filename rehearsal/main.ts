@@ -1,6 +1,7 @@
 // `npm run cluster`: the rehearsal cluster on this machine (docs/rehearsal.md). Starts the control plane with
 // kwok nodes and the metrics server, installs charts/stampede and runs the operators against the platform of
 // `npm start` (CLUSTER_INSTALL=false: the bare cluster), prints how to reach it, stops everything on Ctrl-C.
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { RehearsalCluster } from './cluster.js';
@@ -24,6 +25,8 @@ async function installOnNode(cluster: RehearsalCluster, node: RealNode, c: Clust
       REDIS_URL: await node.expose(c.redisUrl),
       AMQP_URL: await node.expose(c.amqpUrl),
       JWT_SECRET: c.jwtSecret,
+      // The api's pods need one (kwok's never start); the rehearsal has no payment provider to share it.
+      PAYMENT_WEBHOOK_SECRET: randomBytes(24).toString('hex'),
     },
     extra: ['-f', REAL_NODE_VALUES, '--set', `env.STAMPEDE_PREFIX=${c.prefix}`],
   });

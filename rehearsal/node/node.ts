@@ -14,6 +14,7 @@ import {
 } from './network.js';
 import { pauseArchive } from './pause.js';
 import { Relay } from './relay.js';
+import { sh } from './sh.js';
 
 /** What the node needs from the control plane (rehearsal/cluster.ts). */
 export interface ControlPlane {
@@ -96,6 +97,17 @@ export class RealNode {
   async importImage(archive: string): Promise<void> {
     if (!this.containerd) throw new Error('real node: not started');
     await importImage(this.containerd, archive);
+  }
+
+  /** The tail of the kubelet's and containerd's output (for a test's failure message). */
+  kubeletLog(): string {
+    return `kubelet:\n${this.kubelet?.log() ?? ''}\ncontainerd:\n${this.containerd?.proc.log() ?? ''}`;
+  }
+
+  /** `ctr` against the node's containerd, in the CRI's namespace (`tasks ls` names each container's PID). */
+  async ctr(args: string[]): Promise<string> {
+    if (!this.containerd) throw new Error('real node: not started');
+    return sh('ctr', ['-a', this.containerd.socket, '-n', 'k8s.io', ...args]);
   }
 
   /**
