@@ -101,6 +101,9 @@ start=$(date +%s)
 bah bud --isolation chroot --pull=never --layers --force-rm "${secret[@]}" \
   -f "$context/docker/Dockerfile" -t "$name" -t docker.io/library/stampede:rehearsal "$context"
 id=$(bah inspect --type image --format '{{.FromImageID}}' "$name")
+# Every changed tree leaves a chain of unnamed cache images; chains older than 3 days go (a recent one, and
+# any layer a newer chain still uses, such as the npm ci layers, stays for the cache).
+podman "${storage[@]}" image prune --force --filter until=72h >/dev/null || true
 size=$(podman "${storage[@]}" image inspect --format '{{.Size}}' "$name")
 echo "image: built in $(($(date +%s) - start)) s"
 
