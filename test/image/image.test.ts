@@ -1,6 +1,6 @@
 // The real image (npm run image) run the way the chart runs it: uid 10001, read-only root, no capabilities,
 // against the machine's Postgres/Redis/RabbitMQ (host network) under a fresh prefix and schema.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { testSchema, type TestSchema } from '../helpers/db.js';
@@ -110,6 +110,17 @@ describe('the stampede image', () => {
     }
     // The emptyDir stand-in (podman's tmpfs on /tmp) is the one writable place.
     expect((await api.exec('touch', '/tmp/probe')).code).toBe(0);
+  });
+
+  it('keeps nothing of the build in its layers: no CA secret mount point, no npm cache', async () => {
+    const rootfs = (await api.podman('image', 'mount', image.name)).stdout.trim();
+    try {
+      expect(existsSync(`${rootfs}/app/package.json`)).toBe(true);
+      for (const leftover of ['/run/secrets', '/root/.npm', '/app/.npmrc', '/root/.npmrc'])
+        expect([leftover, existsSync(`${rootfs}${leftover}`)]).toEqual([leftover, false]);
+    } finally {
+      await api.podman('image', 'unmount', image.name);
+    }
   });
 
   it('holds no dev-only dependency in /app/node_modules', async () => {
