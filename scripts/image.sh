@@ -27,18 +27,21 @@ ca=${STAMPEDE_IMAGE_CA:-/etc/ssl/certs/ca-certificates.crt}
 base_name=docker.io/library/node:20-slim
 docker_archive='' oci_archive=''
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+# The header above is the help text.
+usage() { sed -n '2,/^set /s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
   case $1 in
     --docker-archive) docker_archive=${2:?--docker-archive needs a path}; shift 2 ;;
     --oci-archive) oci_archive=${2:?--oci-archive needs a path}; shift 2 ;;
-    -h | --help) usage ;;
-    *) echo "image: unknown argument $1" >&2; usage ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "image: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
 done
-# Archives are written after the lock is released by nobody else: make their paths absolute now.
+# `npm run` starts scripts in the package root: a relative path means the caller's directory (INIT_CWD).
+cd "${INIT_CWD:-.}"
 [ -z "$docker_archive" ] || docker_archive=$(realpath -m "$docker_archive")
 [ -z "$oci_archive" ] || oci_archive=$(realpath -m "$oci_archive")
+cd "$root"
 
 if [ "$(id -u)" != 0 ]; then
   echo "image: run as root (buildah's chroot isolation and debootstrap need it)" >&2
