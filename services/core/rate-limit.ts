@@ -125,6 +125,11 @@ class Refusals {
     this.turnedAt = now();
   }
 
+  /** Nothing refused lately: the common case, answered without building a key. */
+  get empty(): boolean {
+    return this.current.size === 0 && this.previous.size === 0;
+  }
+
   /** Milliseconds this key is still refused for; 0 when the cluster may have room. */
   wait(key: string): number {
     const t = this.now();
@@ -169,6 +174,7 @@ export class ClusterLimiter {
 
   /** The in-process pre-filter (no network, counts nothing): a RATE_LIMITED error, or null. */
   screen(subjects: Subjects): AppError | null {
+    if (this.refusals.empty) return null;
     for (const [i, l] of this.o.limits.entries()) {
       const subject = subjects[i];
       if (subject === undefined || l.count <= 0) continue;
