@@ -24,6 +24,8 @@ export interface ApiConfig extends CommonConfig {
   paymentCurrency: string;
   /** MANAGEMENT_PORT: /healthz, /readyz and /metrics only there (never routed by the Ingress); unset: on PORT. */
   managementPort: number | null;
+  /** Email verification: SMTP_URL (unset: the link is logged instead), MAIL_FROM, PUBLIC_URL (link base). */
+  mail: { smtpUrl: string | null; from: string; publicUrl: string };
 }
 
 export function loadApiConfig(env: Env = process.env): ApiConfig {
@@ -43,10 +45,20 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
   const seckillUrl = r.optional('SECKILL_URL') ?? null;
   if (seckillUrl !== null && !/^http:\/\/[^/]+\/?$/.test(seckillUrl))
     r.problems.push('SECKILL_URL: an http://host:port URL');
+  const smtpUrl = r.optional('SMTP_URL') ?? null;
+  if (smtpUrl !== null && !/^smtps?:\/\/[^/]+/.test(smtpUrl))
+    r.problems.push('SMTP_URL: an smtp:// or smtps:// URL, e.g. smtp://user:pass@mail.example.com:587');
+  const port = r.int('PORT', 8080, 0, 65535);
+  const publicUrl = r.str(
+    'PUBLIC_URL',
+    `http://127.0.0.1:${port}`,
+    /^https?:\/\/[^/]+$/,
+    'an origin such as https://shop.example.com (no path)',
+  );
   const simulation = r.str('PAYMENT_SIMULATION', 'false', /^(true|false)$/, 'true or false');
   const config: ApiConfig = {
     ...common,
-    port: r.int('PORT', 8080, 0, 65535),
+    port,
     managementPort: r.optional('MANAGEMENT_PORT') ? r.int('MANAGEMENT_PORT', 0, 1, 65535) : null,
     webhookSecret,
     webhookToleranceSeconds: r.int('PAYMENT_WEBHOOK_TOLERANCE_SECONDS', 300, 1, 3600),
@@ -58,6 +70,11 @@ export function loadApiConfig(env: Env = process.env): ApiConfig {
     seckillUrl,
     paymentSimulation: simulation === 'true',
     paymentCurrency: r.str('PAYMENT_CURRENCY', 'CNY', /^[A-Z]{3}$/, 'an ISO 4217 code such as CNY'),
+    mail: {
+      smtpUrl,
+      from: r.str('MAIL_FROM', 'Stampede <no-reply@stampede.local>', /^[^\r\n]{3,200}$/, 'one line'),
+      publicUrl,
+    },
   };
   r.done();
   return config;

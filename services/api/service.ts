@@ -12,6 +12,8 @@ import { closeRedis, createRedis } from '../core/redis/client.js';
 import { ClusterLimiter, rateLimitMetrics, type LimitSpec } from '../core/rate-limit.js';
 import { Scripts } from '../core/redis/scripts.js';
 import { AuthService } from './auth.js';
+import { verifyRoutes } from './routes/verify.js';
+import { createMailer, EmailVerification, VerificationLinks } from './verification.js';
 import type { ApiConfig } from './config.js';
 import { adminRoutes } from './routes/admin.js';
 import { authRoutes } from './routes/auth.js';
@@ -50,8 +52,22 @@ export function buildApi(config: ApiConfig, log: Logger): Api {
     });
   const perMinute = (name: string, count: number): LimitSpec => ({ name, count, periodMs: 60_000 });
   const families = limiter('refresh-family', [perMinute('per-family', config.refreshFamilyRatePerMinute)]);
-  const auth = new AuthService(db, tokens, config.refreshTokenTtlSeconds, (family) =>
-    families.take([family]),
+  const mailer = createMailer(config.mail, log);
+  const verification = new EmailVerification(
+    db,
+    new VerificationLinks(config.jwtSecret, config.mail.publicUrl),
+    mailer,
+    log,
+  );
+  const auth = new AuthService(
+    db,
+    tokens,
+    config.refreshTokenTtlSeconds,
+    (family) => families.take([family]),
+    {
+      reservedEmail: config.admin?.email ?? null,
+      onRegistered: (id, email) => verification.send(id, email),
+    },
   );
   let dbReady = false;
   const readiness = new Readiness()
@@ -59,6 +75,7 @@ export function buildApi(config: ApiConfig, log: Logger): Api {
     .add('redis', () => redis.status === 'ready');
   const http = { log, registry, readiness, trustProxyHops: config.trustProxyHops };
   const app = createHttpApp(http);
+  const authLimiter = limiter('auth', [perMinute('per-ip', config.authRatePerMinute)]);
   app.use(helmet());
   if (config.seckillUrl) app.use('/seckill', seckillProxy(config.seckillUrl));
   // The webhook verifies its signature over the raw bytes: mounted before the JSON parser.
@@ -73,12 +90,9 @@ export function buildApi(config: ApiConfig, log: Logger): Api {
   app.use(express.json({ limit: '16kb', strict: true }));
   app.use(
     '/api/auth',
-    authRoutes(
-      auth,
-      limiter('auth', [perMinute('per-ip', config.authRatePerMinute)]),
-      limiter('refresh', [perMinute('per-ip', config.refreshRatePerMinute)]),
-    ),
+    authRoutes(auth, authLimiter, limiter('refresh', [perMinute('per-ip', config.refreshRatePerMinute)])),
   );
+  app.use('/api/auth', verifyRoutes(verification, tokens, authLimiter));
   app.use('/api', catalogRoutes(db, redis, config.prefix));
   app.use('/api/orders', orderRoutes(db, tokens, config.paymentSimulation));
   app.use('/api/admin', adminRoutes(db, redis, config.prefix, tokens));
@@ -102,10 +116,19 @@ export function buildApi(config: ApiConfig, log: Logger): Api {
         .authenticate()
         .then(() => (dbReady = true))
         .catch((err: unknown) => log.warn({ err }, 'postgres not reachable yet'));
-      if (config.admin) await auth.ensureAdmin(config.admin.email, config.admin.password);
+      const admin = config.admin;
+      if (admin && !(await auth.ensureAdmin(admin.email, admin.password))) {
+        // Logged, never fatal: one shopper's registration must not keep every replica from starting.
+        log.error(
+          { adminEmail: admin.email },
+          'ADMIN_EMAIL names an existing account that is not an admin; it is not promoted and no admin ' +
+            'is ensured. Choose another ADMIN_EMAIL, or grant the role in the database on purpose.',
+        );
+      }
     },
     closers: [
       { name: 'probe', close: async () => clearInterval(probe) },
+      { name: 'mailer', close: async () => mailer.close() },
       { name: 'redis', close: () => closeRedis(redis) },
       { name: 'postgres', close: () => db.close() },
     ],

@@ -80,7 +80,8 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
   const metricsText = clusterMetricsOf(registry);
   const http = { log, registry, readiness, trustProxyHops: config.trustProxyHops, metrics: metricsText };
   // The key before a rotation verifies tokens that name its kid (JWT_SECRET_PREVIOUS, one token lifetime).
-  const tokens = new TokenService(config.jwtSecret, config.jwtSecretPrevious);
+  // Every seckill route buys (or prepares to): an account that has not verified its email is refused here.
+  const tokens = new TokenService(config.jwtSecret, config.jwtSecretPrevious, { requireVerifiedEmail: true });
   const purchaseTokens = new PurchaseTokens(
     config.jwtSecret,
     config.jwtSecretPrevious,

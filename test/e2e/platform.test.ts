@@ -39,6 +39,12 @@ describe('npm start', () => {
       (await call(api, '/api/auth/register', { body: { email, password: 'a-long-enough-passphrase' } }))
         .status,
     ).toBe(201);
+    // npm start has no SMTP server: the api logs the verification link, and the shopper follows it.
+    const link = await waitFor(
+      () => new RegExp(`"to":"${email}","link":"(http[^"]+)"`).exec(p.output())?.[1],
+      'the verification link in the log',
+    );
+    expect((await fetch(link, { redirect: 'manual' })).headers.get('location')).toBe('/#/verified');
     const token = String(
       (await call(api, '/api/auth/login', { body: { email, password: 'a-long-enough-passphrase' } })).body
         .accessToken,

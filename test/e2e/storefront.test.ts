@@ -4,7 +4,8 @@
 // a second shopper sees it sold out; a shopper on a throttled network whose first answer is lost gets the
 // same order on the retry. Every view passes axe-core (no serious or critical violation) at 360 px and
 // 1280 px, and is screenshotted at both widths into SHOTS (printed at the end; look at them). The first
-// shopper uses the keyboard only: register, buy and pay by Tab and Enter.
+// shopper uses the keyboard only: register, buy and pay by Tab and Enter. Every shopper verifies the
+// address first, through the link mailed to a real SMTP server (smtp-server) this test starts.
 import { execFile } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { waitFor } from '../helpers/env.js';
 import { ROOT_ADMIN, startPlatform, type Platform } from '../helpers/platform.js';
 import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.js';
+import { startMailbox, type Mailbox } from '../helpers/smtp.js';
 
 const SHOTS = join(tmpdir(), 'stampede-storefront-shots');
 const BIN = new URL('../../bin/stampede.js', import.meta.url).pathname;
@@ -23,6 +25,7 @@ const WIDTHS = [360, 1280];
 let p: Platform;
 let browser: Browser;
 let base: string;
+let mailbox: Mailbox;
 let seq = 0;
 
 /** The page's localStorage, as seen from callbacks that run in the browser. */
@@ -36,7 +39,9 @@ interface Store {
 beforeAll(async () => {
   rmSync(SHOTS, { recursive: true, force: true });
   mkdirSync(SHOTS, { recursive: true });
-  p = await startPlatform({ API_AUTH_RATE_PER_MINUTE: '0', SECKILL_WORKERS: '1' });
+  // The api mails verification links to a real SMTP server started here.
+  mailbox = await startMailbox();
+  p = await startPlatform({ API_AUTH_RATE_PER_MINUTE: '0', SECKILL_WORKERS: '1', SMTP_URL: mailbox.url });
   base = `http://127.0.0.1:${p.ports.api}`;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -46,6 +51,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await p?.cleanup();
+  await mailbox?.close();
   console.log(`storefront screenshots: ${SHOTS}`);
 });
 
@@ -99,6 +105,8 @@ async function createSale(
 async function shopper(ctx: BrowserContext): Promise<string> {
   const email = `shopper-${Date.now()}-${++seq}@example.test`;
   await json('/api/auth/register', { method: 'POST', body: JSON.stringify({ email, password: PASSWORD }) });
+  const verified = await fetch(await mailbox.linkFor(email), { redirect: 'manual' });
+  expect(verified.headers.get('location')).toBe('/#/verified');
   const login = await ctx.request.post(`${base}/api/auth/login`, {
     data: { email, password: PASSWORD, session: 'cookie' },
   });
@@ -170,6 +178,12 @@ it('register, wait for the start, buy behind a proof of work, pay; a second shop
   await tabTo(page, /Create account/);
   await page.keyboard.press('Enter');
   await page.getByRole('button', { name: `Log out ${email}` }).waitFor();
+  // The verify step: "check your mail", the link arrives by SMTP, following it verifies the address.
+  await page.getByRole('heading', { level: 1, name: 'Check your mail' }).waitFor();
+  await check(page, 'check-mail');
+  await page.goto(await mailbox.linkFor(email));
+  await page.getByRole('heading', { level: 1, name: 'Email verified' }).waitFor();
+  await check(page, 'verified');
 
   const sale = await createSale(10_000, 1, { required: true, challenge: 'pow', difficulty: 2000 });
   const start = Date.parse(

@@ -73,6 +73,11 @@ async function refreshed(): Promise<string | null> {
   return navigator.locks ? navigator.locks.request('stampede-refresh', run) : run();
 }
 
+/** Drops the access token, so the next call refreshes for one that says what the server knows now. */
+export function forgetAccess(): void {
+  access = null;
+}
+
 export async function accessToken(): Promise<string | null> {
   if (access && access.until > Date.now()) return access.token;
   return refreshed();

@@ -2,6 +2,7 @@
 import { h, show } from './dom.js';
 import { ApiError, logout, session } from './http.js';
 import { saleView } from './sale.js';
+import { checkMailView, verifiedView } from './verify.js';
 import { listView, loginView, ordersView } from './views.js';
 
 const main = document.getElementById('main') as HTMLElement;
@@ -27,6 +28,9 @@ async function route(): Promise<void> {
     if (parts[0] === 'sale' && parts[1]) leave = await saleView(main, decodeURIComponent(parts[1]));
     else if (parts[0] === 'orders') await ordersView(main);
     else if (parts[0] === 'login') loginView(main, new URLSearchParams(query).get('next') ?? '#/');
+    else if (parts[0] === 'check-mail') checkMailView(main, new URLSearchParams(query).get('next') ?? '#/');
+    else if (parts[0] === 'verified' || parts[0] === 'verify-failed')
+      verifiedView(main, parts[0] === 'verified');
     else await listView(main);
   } catch (err) {
     const message = err instanceof ApiError ? err.message : 'The shop could not be reached; try again.';

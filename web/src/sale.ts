@@ -105,6 +105,7 @@ export async function saleView(main: HTMLElement, name: string): Promise<() => v
     status.textContent = m;
     announce(m);
   };
+  let payButton: HTMLElement | undefined;
   const renderOrder = () => {
     if (!held) return orderBox.replaceChildren();
     const o = held.order;
@@ -115,9 +116,11 @@ export async function saleView(main: HTMLElement, name: string): Promise<() => v
       status.dataset.state = 'closed';
       say('This order is closed: it was not paid in time.');
     }
-    const payBtn = open
-      ? h('button', { type: 'button', class: 'pay', onclick: () => void doPay() }, 'Pay now')
-      : null;
+    // One button for the life of the order: the box is redrawn every tick, and a new button each time
+    // took the keyboard focus away between a shopper's Tab and Enter.
+    payButton ??= h('button', { type: 'button', class: 'pay', onclick: () => void doPay() }, 'Pay now');
+    const focused = document.activeElement === payButton;
+    const payBtn = open ? payButton : null;
     const label = !o
       ? 'being confirmed…'
       : o.status === 'pending_payment' && left <= 0
@@ -133,6 +136,7 @@ export async function saleView(main: HTMLElement, name: string): Promise<() => v
       payBtn,
     ];
     orderBox.replaceChildren(...parts.filter((p): p is NonNullable<typeof p> => p !== null));
+    if (focused && payBtn) payBtn.focus();
   };
   const doPay = async () => {
     if (!held?.order) return;

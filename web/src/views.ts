@@ -97,7 +97,8 @@ export function loginView(main: HTMLElement, next: string): void {
     try {
       await (kind === 'login' ? login : register)(email.value.trim(), password.value);
       announce('You are logged in.');
-      location.hash = next;
+      // A new account verifies its address before it can buy: say so first.
+      location.hash = kind === 'register' ? `#/check-mail?next=${encodeURIComponent(next)}` : next;
     } catch (err) {
       error.textContent = err instanceof ApiError ? err.message : 'Something went wrong; try again.';
     }

@@ -17,6 +17,20 @@ export type Role = 'user' | 'admin';
 export interface Principal {
   userId: string;
   role: Role;
+  /** The `email_verified` claim: the account followed its verification link (issue 20 point 13). */
+  emailVerified: boolean;
+}
+
+/**
+ * Whom a token is signed for. `emailVerified` left out means a verified shopper: every signer but the api
+ * (`stampede sale`, the bench, tests) mints synthetic shoppers, and holds JWT_SECRET anyway; the api always
+ * states it from the users row.
+ */
+export type Subject = Omit<Principal, 'emailVerified'> & { emailVerified?: boolean };
+
+export interface TokenServiceOptions {
+  /** The seckill's: every route there buys, so an unverified token is refused 403 EMAIL_NOT_VERIFIED. */
+  requireVerifiedEmail?: boolean;
 }
 
 const RULES: Hs256Rules = {
@@ -49,7 +63,10 @@ export class TokenService {
    * one token lifetime (15 min) has passed. A token without a kid (issued before kids) is checked against
    * the current secret only.
    */
-  constructor(secret: string, previous?: string) {
+  private readonly requireVerified: boolean;
+
+  constructor(secret: string, previous?: string, options: TokenServiceOptions = {}) {
+    this.requireVerified = options.requireVerifiedEmail ?? false;
     const current = createSecretKey(Buffer.from(secret, 'utf8'));
     this.kid = keyId(secret);
     const prevKid = previous ? keyId(previous) : null;
@@ -65,8 +82,8 @@ export class TokenService {
     );
   }
 
-  async sign(p: Principal, ttlSeconds = ACCESS_TOKEN_TTL_SECONDS): Promise<string> {
-    return new SignJWT({ role: p.role })
+  async sign(p: Subject, ttlSeconds = ACCESS_TOKEN_TTL_SECONDS): Promise<string> {
+    return new SignJWT({ role: p.role, email_verified: p.emailVerified ?? true })
       .setProtectedHeader({ alg: JWT_ALG, typ: 'JWT', kid: this.kid })
       .setSubject(p.userId)
       .setIssuer(JWT_ISSUER)
@@ -103,7 +120,14 @@ export class TokenService {
     if (!/^[A-Za-z0-9_-]{1,64}$/.test(claims.sub)) {
       return Promise.reject(new AppError(ErrorCode.UNAUTHORIZED, 'invalid access token'));
     }
-    const principal: Principal = { userId: claims.sub, role: claims.role === 'admin' ? 'admin' : 'user' };
+    // A token without the claim (issued before it existed) counts as unverified.
+    const emailVerified = claims.email_verified === true;
+    if (this.requireVerified && !emailVerified) {
+      const detail = 'verify your email address first: follow the link mailed to you at registration';
+      return Promise.reject(new AppError(ErrorCode.EMAIL_NOT_VERIFIED, detail));
+    }
+    const role = claims.role === 'admin' ? 'admin' : 'user';
+    const principal: Principal = { userId: claims.sub, role, emailVerified };
     if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified = new Map();
     this.verified.set(token, { principal, expMs: claims.exp * 1000 });
     return Promise.resolve(principal);
