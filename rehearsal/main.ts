@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEV_JWT_SECRET } from '../services/core/config.js';
 import { RehearsalCluster } from './cluster.js';
 import { loadClusterConfig, type ClusterConfig } from './config.js';
 import { REAL_NODE_VALUES, stampedeArchive } from './node/image.js';
@@ -24,7 +25,8 @@ async function installOnNode(cluster: RehearsalCluster, node: RealNode, c: Clust
       DATABASE_URL: await node.expose(c.databaseUrl),
       REDIS_URL: await node.expose(c.redisUrl),
       AMQP_URL: await node.expose(c.amqpUrl),
-      JWT_SECRET: c.jwtSecret,
+      // Real pods run with NODE_ENV=production, which refuses the development default.
+      JWT_SECRET: c.jwtSecret === DEV_JWT_SECRET ? randomBytes(32).toString('hex') : c.jwtSecret,
       // The api's pods need one (kwok's never start); the rehearsal has no payment provider to share it.
       PAYMENT_WEBHOOK_SECRET: randomBytes(24).toString('hex'),
     },
