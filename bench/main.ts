@@ -196,7 +196,13 @@ async function main(): Promise<void> {
       durationSeconds: DURATION,
       dir,
     };
-    const platformEnv = { STAMPEDE_PREFIX: config.prefix, DATABASE_SCHEMA: schema };
+    // The bench signs the crowd's tokens with config.jwtSecret: npm start must verify with it, not with the
+    // checkout's generated .stampede/secrets.json.
+    const platformEnv = {
+      STAMPEDE_PREFIX: config.prefix,
+      DATABASE_SCHEMA: schema,
+      JWT_SECRET: config.jwtSecret,
+    };
     if (['sale', 'soldout', 'token', 'ok'].some(wanted)) {
       p = await onPlatform(platformEnv, (seckillUrl) => purchases({ ...base, seckillUrl }));
     }

@@ -3,6 +3,7 @@
 // supervised process: one that dies is logged and restarted with back-off; Ctrl-C stops them all cleanly.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { relative } from 'node:path';
 import { staleBuild } from './stale-build.mjs';
 import { connect } from 'node:net';
 import { availableParallelism } from 'node:os';
@@ -10,6 +11,16 @@ import { availableParallelism } from 'node:os';
 const root = new URL('..', import.meta.url).pathname;
 // On one machine every shopper comes from 127.0.0.1: a per-IP limit would only throttle the demo.
 const env = { SECKILL_RATE_PER_IP: '0', ...process.env };
+// A laptop's platform is for this laptop: loopback only unless the caller says otherwise (LISTEN_HOST=0.0.0.0
+// to show it on the LAN). The processes themselves default to 0.0.0.0, which a pod needs.
+env.LISTEN_HOST ||= '127.0.0.1';
+const wildcard = ['0.0.0.0', '::', '[::]'].includes(env.LISTEN_HOST);
+// Where this machine reaches what listens on LISTEN_HOST (the api's proxy to the seckill, the URLs printed).
+const reach = wildcard
+  ? '127.0.0.1'
+  : env.LISTEN_HOST.includes(':')
+    ? `[${env.LISTEN_HOST}]`
+    : env.LISTEN_HOST;
 const SERVICES = [
   {
     name: 'api',
@@ -18,7 +29,7 @@ const SERVICES = [
     // The storefront at / calls /seckill/… on its own origin; without an Ingress the api passes them on.
     // Paying without a payment provider is a demo feature (issue 20): on here, off unless asked elsewhere.
     env: {
-      SECKILL_URL: env.SECKILL_URL ?? `http://127.0.0.1:${env.SECKILL_PORT ?? '8081'}`,
+      SECKILL_URL: env.SECKILL_URL ?? `http://${reach}:${env.SECKILL_PORT ?? '8081'}`,
       PAYMENT_SIMULATION: env.PAYMENT_SIMULATION ?? 'true',
     },
   },
@@ -63,6 +74,24 @@ async function checkDependencies() {
   for (const d of down)
     console.error(`stampede: ${d.name} does not answer at ${new URL(d.url).host}\n  start it: ${d.how}`);
   process.exit(1);
+}
+
+/**
+ * The secrets the caller did not set come from .stampede/secrets.json (random, made once per checkout,
+ * mode 0600), never the development defaults printed in the source (issue 20 point 11).
+ */
+async function useCheckoutSecrets() {
+  const { DEV_SECRET_NAMES, devSecretsPath, ensureDevSecrets } = await import(
+    `${root}dist/services/core/dev-secrets.js`
+  );
+  const missing = DEV_SECRET_NAMES.filter((n) => !env[n]);
+  if (missing.length === 0) return;
+  const path = devSecretsPath(root);
+  const secrets = ensureDevSecrets(path);
+  for (const n of missing) env[n] = secrets[n];
+  console.log(
+    `stampede: ${missing.join(', ')} from ${relative(root, path)} (generated once for this checkout)`,
+  );
 }
 
 function runOnce(args, what) {
@@ -125,6 +154,7 @@ if (why) {
 }
 if (existsSync(`${root}dist/services/cli/main.js`))
   runOnce(['dist/services/cli/main.js', 'migrate'], 'migrate');
+await useCheckoutSecrets();
 const present = SERVICES.filter((s) => existsSync(`${root}${s.main}`));
 for (const svc of present) supervise(svc);
 process.on('SIGINT', () => stopAll('SIGINT'));
@@ -133,7 +163,12 @@ console.log('stampede: running');
 const seckillWorkers = env.SECKILL_WORKERS ?? String(availableParallelism());
 for (const s of present) {
   const note = s.name === 'seckill' ? `, ${seckillWorkers} worker processes` : '';
-  console.log(`  ${s.name.padEnd(8)} http://127.0.0.1:${s.port}  (health /healthz, metrics /metrics${note})`);
+  console.log(`  ${s.name.padEnd(8)} http://${reach}:${s.port}  (health /healthz, metrics /metrics${note})`);
 }
-if (present.some((s) => s.name === 'api')) console.log(`  storefront http://127.0.0.1:${SERVICES[0].port}/`);
+if (present.some((s) => s.name === 'api')) console.log(`  storefront http://${reach}:${SERVICES[0].port}/`);
+console.log(
+  wildcard
+    ? `  listening on every interface (LISTEN_HOST=${env.LISTEN_HOST}): reachable from other machines`
+    : `  listening on ${env.LISTEN_HOST} only (LISTEN_HOST=0.0.0.0 opens it to other machines)`,
+);
 console.log('  Ctrl-C stops everything');

@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { tokens, waitFor } from '../helpers/env.js';
+import { TokenService } from '../../services/core/auth/jwt.js';
+import { waitFor } from '../helpers/env.js';
 import { ROOT_ADMIN as ADMIN, startPlatform, type Platform } from '../helpers/platform.js';
 import { call } from '../helpers/seckill.js';
 import { otlpReceiver as receiver } from '../helpers/otlp.js';
@@ -39,7 +40,7 @@ describe('traces', () => {
     const traceId = randomBytes(16).toString('hex');
     const callerSpan = randomBytes(8).toString('hex');
     const bought = await call(seckill, '/seckill/traced-sale', {
-      token: await tokens.sign({ userId: 'tracer-1', role: 'user' }),
+      token: await new TokenService(p.secrets.JWT_SECRET).sign({ userId: 'tracer-1', role: 'user' }),
       body: {},
       headers: { traceparent: `00-${traceId}-${callerSpan}-01` },
     });
