@@ -57,6 +57,11 @@ afterAll(async () => {
   await pg.drop();
 });
 
+it('binds both listeners to the host it is given (LISTEN_HOST), the management port too', () => {
+  expect((server.address() as AddressInfo).address).toBe('127.0.0.1');
+  expect((management.address() as AddressInfo).address).toBe('127.0.0.1');
+});
+
 it('serves health, readiness and metrics on the management port only', async () => {
   expect(await get(management, '/healthz')).toMatchObject({ status: 200 });
   expect(await get(management, '/readyz')).toMatchObject({ status: 200 });
