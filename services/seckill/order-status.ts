@@ -7,6 +7,7 @@ import { RateLimiter } from '../core/rate-limit.js';
 import { activityKeys, ACTIVITY_NAME } from '../core/redis/keys.js';
 import { Scripts } from '../core/redis/scripts.js';
 import { withTimeout } from '../core/timeout.js';
+import type { KeyLimiter } from './read-limit.js';
 
 export type OrderStatus = 'queued' | 'pending_payment' | 'paid' | 'closed' | 'failed';
 
@@ -49,6 +50,8 @@ export interface ResultDeps {
   redisTimeoutMs: number;
   /** Requests per second per user (SECKILL_RATE_PER_USER); 0 turns the limit off. */
   resultRatePerUser?: number;
+  /** Overrides resultRatePerUser's in-process limiter (the service passes a cluster-wide one). */
+  resultLimiter?: KeyLimiter;
 }
 
 /** Postgres answers cached per order: final ones for good, a pending one briefly (it may be paid). */
@@ -65,7 +68,7 @@ const FINAL = new Set<string>(['paid', 'closed', 'failed']);
  * Postgres is asked directly.
  */
 export function resultRoute(d: ResultDeps): RequestHandler {
-  const limiter = new RateLimiter(d.resultRatePerUser ?? RESULT_RATE_PER_USER);
+  const limiter: KeyLimiter = d.resultLimiter ?? new RateLimiter(d.resultRatePerUser ?? RESULT_RATE_PER_USER);
   const scripts = new Scripts(d.redis);
   let cache = new Map<string, { status: OrderStatus; until: number }>();
   const fromPostgres = async (activity: string, userId: string, orderId: string | null) => {
@@ -91,7 +94,7 @@ export function resultRoute(d: ResultDeps): RequestHandler {
 
   return async (req, res) => {
     const principal = await d.tokens.verifyHeader(req.headers.authorization);
-    const wait = limiter.take(principal.userId);
+    const wait = await limiter.take(principal.userId);
     if (wait) throw new AppError(ErrorCode.RATE_LIMITED, 'per-user rate limit reached', { retryAfter: wait });
     const name = String(req.params.activity ?? '');
     if (!ACTIVITY_NAME.test(name)) throw new AppError(ErrorCode.ACTIVITY_NOT_FOUND);

@@ -1,18 +1,26 @@
 import type { Express, NextFunction, Request, Response } from 'express';
 import { AppError, ErrorCode } from '../core/errors.js';
-import { RateLimiter } from '../core/rate-limit.js';
+import type { ClusterLimiter } from '../core/rate-limit.js';
 
 /**
  * What the public reads need of a limiter: the whole seconds to wait before the next request of `key`
- * (0: allowed). core/rate-limit.ts's in-process RateLimiter is one; a cluster-wide limiter may answer
+ * (0: allowed). core/rate-limit.ts's in-process RateLimiter is one; the cluster-wide one answers
  * asynchronously, so the reads await it and do not care which it is.
  */
 export interface KeyLimiter {
   take(key: string): number | Promise<number>;
 }
 
-/** Per process for now (core/rate-limit.ts); swapping in a cluster-wide KeyLimiter changes no route. */
-export const inProcessLimiter = (perSecond: number): KeyLimiter => new RateLimiter(perSecond);
+/**
+ * Cluster-wide (one limit of a ClusterLimiter, lua/rate-limit.lua): the budget holds across every worker
+ * and pod. The pre-filter answers a key the cluster refused a moment ago without a Redis call.
+ */
+export const clusterKeyLimiter = (limiter: ClusterLimiter): KeyLimiter => ({
+  async take(key: string): Promise<number> {
+    const err = limiter.screen([key]) ?? (await limiter.take([key]));
+    return err ? (err.retryAfter ?? 1) : 0;
+  },
+});
 
 /** The reads that need no login: anyone may send them, with any activity name. */
 const PUBLIC_READ = /^\/seckill\/[^/]+\/(stock|token)$/;

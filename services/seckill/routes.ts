@@ -5,6 +5,7 @@ import type { TokenService } from '../core/auth/jwt.js';
 import { AppError, ErrorCode, unavailable } from '../core/errors.js';
 import type { ActivityCache } from './activity-cache.js';
 import { resultRoute, type OrderStatusSource } from './order-status.js';
+import type { KeyLimiter } from './read-limit.js';
 import type { Request } from 'express';
 import { checkActivityName, type HotRequest } from './purchase-route.js';
 
@@ -19,6 +20,8 @@ export interface SeckillRouteDeps {
   redisTimeoutMs: number;
   /** Per-user limit of `…/result` (SECKILL_RATE_PER_USER); default order-status.ts's RESULT_RATE_PER_USER. */
   resultRatePerUser?: number;
+  /** A cluster-wide limiter for `…/result` instead of resultRatePerUser's in-process one. */
+  resultLimiter?: KeyLimiter;
   now?: () => number;
 }
 

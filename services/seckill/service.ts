@@ -25,7 +25,7 @@ import { createSequelize } from '../core/db/connect.js';
 import { PurchaseTokens } from './purchase-token.js';
 import { Challenges } from './challenge.js';
 import { mountTokenRoutes } from './token-route.js';
-import { inProcessLimiter, mountReadLimit } from './read-limit.js';
+import { clusterKeyLimiter, mountReadLimit } from './read-limit.js';
 
 export interface Seckill {
   /** The request listener to serve: the lean purchase path in front of `express`. */
@@ -119,7 +119,10 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
   );
   const app = createHttpApp(http);
   // The reads anyone may send (no login) get the per-IP rate with a budget of their own.
-  mountReadLimit(app, inProcessLimiter(config.ratePerIp));
+  mountReadLimit(
+    app,
+    clusterKeyLimiter(limiter('read', [{ name: 'per-ip', count: config.ratePerIp, periodMs: 1000 }])),
+  );
   mountTokenRoutes(app, {
     tokens,
     cache,
@@ -147,6 +150,9 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
     redisTimeoutMs: config.redisTimeoutMs,
     // Result polls are limited per user like purchases (SECKILL_RATE_PER_USER; 0 turns it off).
     resultRatePerUser: config.ratePerUser,
+    resultLimiter: clusterKeyLimiter(
+      limiter('result', [{ name: 'per-user', count: config.ratePerUser, periodMs: 1000 }]),
+    ),
   });
   finish(app, http);
   return {

@@ -91,6 +91,27 @@ describe('seckill limits across two processes', () => {
       for (const s of both) await s.stop();
     }
   });
+
+  it.each([
+    ['SECKILL_RATE_PER_IP', 'GET …/stock from one IP', 'stock'],
+    ['SECKILL_RATE_PER_USER', 'GET …/result polls of one user', 'result'],
+  ])('%s=5 holds %s at 5/s in total', async (variable, _what, route) => {
+    const both = await pair({ [variable]: '5' });
+    try {
+      const a = await liveActivity(redis, prefix, { total: 10 });
+      const token = await tokens.sign({ userId: `${variable}-poll-${++seq}`, role: 'user' });
+      const t = await hammer(
+        both.map((s) => s.url),
+        (url) => call(url, `/seckill/${a.name}/${route}`, route === 'result' ? { token } : {}),
+      );
+      expect(t.other).toEqual([]);
+      expect(t.refused).toBeGreaterThan(0);
+      expect(t.passed).toBeGreaterThanOrEqual(5);
+      expect(t.passed).toBeLessThanOrEqual(bound(5, t.seconds));
+    } finally {
+      for (const s of both) await s.stop();
+    }
+  });
 });
 
 describe('api limits across two processes', () => {
