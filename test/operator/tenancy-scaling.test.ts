@@ -100,5 +100,9 @@ it('never adopts an HPA it did not create and nobody labelled', async () => {
     k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
   );
   await waitFor(async () => (await cluster.floor('web')) === 4, 'the labelled HPA raised');
-  expect((await scaledUp(cluster, 'adopter'))?.reason).toBe('FloorRaised');
+  // The status follows the HPA write in the same pass: wait for it rather than race it.
+  await waitFor(
+    async () => (await scaledUp(cluster, 'adopter'))?.reason === 'FloorRaised',
+    'ScaledUp=FloorRaised after the adoption',
+  );
 }, 60_000);
