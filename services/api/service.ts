@@ -9,7 +9,7 @@ import { createHttpApp, finish, Readiness } from '../core/http/app.js';
 import type { Logger } from '../core/log.js';
 import { createRegistry } from '../core/metrics.js';
 import { closeRedis, createRedis } from '../core/redis/client.js';
-import { ClusterLimiter, rateLimitMetrics, type LimitSpec } from '../core/rate-limit.js';
+import { clusterLimiters, rateLimitMetrics, type LimitSpec } from '../core/rate-limit.js';
 import { Scripts } from '../core/redis/scripts.js';
 import { AuthService } from './auth.js';
 import { verifyRoutes } from './routes/verify.js';
@@ -39,17 +39,14 @@ export function buildApi(config: ApiConfig, log: Logger): Api {
   // Cluster-wide (Redis, lua/rate-limit.lua): every api replica counts against the same limits.
   const limitMetrics = rateLimitMetrics(registry);
   const scripts = new Scripts(redis);
-  const limiter = (scope: string, limits: LimitSpec[]) =>
-    new ClusterLimiter({
-      redis,
-      scripts,
-      prefix: config.prefix,
-      scope,
-      limits,
-      timeoutMs: 1000,
-      metrics: limitMetrics,
-      log,
-    });
+  const limiter = clusterLimiters({
+    redis,
+    scripts,
+    prefix: config.prefix,
+    timeoutMs: 1000,
+    metrics: limitMetrics,
+    log,
+  });
   const perMinute = (name: string, count: number): LimitSpec => ({ name, count, periodMs: 60_000 });
   const families = limiter('refresh-family', [perMinute('per-family', config.refreshFamilyRatePerMinute)]);
   const mailer = createMailer(config.mail, log);

@@ -104,6 +104,12 @@ export interface ClusterLimiterOptions {
   now?: () => number;
 }
 
+/** One process' limiters: they share its Redis connection, scripts and metrics; each names its scope. */
+export const clusterLimiters =
+  (shared: Omit<ClusterLimiterOptions, 'scope' | 'limits'>) =>
+  (scope: string, limits: LimitSpec[]): ClusterLimiter =>
+    new ClusterLimiter({ ...shared, scope, limits });
+
 /** `subjects[i]` is the subject of `limits[i]` for one request, or undefined where that limit does not apply. */
 export type Subjects = readonly (string | undefined)[];
 

@@ -14,7 +14,7 @@ import { Scripts } from '../core/redis/scripts.js';
 import { ActivityCache } from './activity-cache.js';
 import type { SeckillConfig } from './config.js';
 import { PurchaseService } from './purchase.js';
-import { ClusterLimiter, rateLimitMetrics, type LimitSpec } from '../core/rate-limit.js';
+import { clusterLimiters, rateLimitMetrics } from '../core/rate-limit.js';
 import { postgresOrderStatus } from './order-status.js';
 import { mountSeckillRoutes } from './routes.js';
 import { frontListener } from './front.js';
@@ -89,18 +89,15 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
   );
   const tokenCounter = purchaseTokenCounter(registry);
   // Cluster-wide (Redis, lua/rate-limit.lua): SECKILL_RATE_* hold across every worker and pod together.
-  const limiter = (scope: string, limits: LimitSpec[]) =>
-    new ClusterLimiter({
-      redis,
-      scripts,
-      prefix: config.prefix,
-      scope,
-      limits,
-      timeoutMs: config.redisTimeoutMs,
-      metrics: limitMetrics,
-      log,
-    });
   const limitMetrics = rateLimitMetrics(registry);
+  const limiter = clusterLimiters({
+    redis,
+    scripts,
+    prefix: config.prefix,
+    timeoutMs: config.redisTimeoutMs,
+    metrics: limitMetrics,
+    log,
+  });
   const purchase = tracedPurchase(
     purchaseHandler({
       tokens,
