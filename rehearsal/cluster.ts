@@ -6,7 +6,7 @@ import * as k8s from '@kubernetes/client-node';
 import { metricsApiObjects, MetricsServer } from './metrics.js';
 import { SERVICE_CIDR } from './node/network.js';
 import { RealNode } from './node/node.js';
-import { freePort, httpsStatus, launch, repoRoot, stopProc, until, type Proc } from './proc.js';
+import { etcdArgs, freePort, httpsStatus, launch, repoRoot, stopProc, until, type Proc } from './proc.js';
 
 /**
  * A whole control plane on this machine without containers: etcd, kube-apiserver, kube-controller-manager,
@@ -115,16 +115,7 @@ export class RehearsalCluster {
     const [client, peer] = [await freePort(), await freePort()];
     this.etcdUrl = `http://127.0.0.1:${client}`;
     const peerUrl = `http://127.0.0.1:${peer}`;
-    const etcd = this.spawn('etcd', [
-      '--name=rehearsal',
-      `--data-dir=${join(this.dir, 'etcd')}`,
-      `--listen-client-urls=${this.etcdUrl}`,
-      `--advertise-client-urls=${this.etcdUrl}`,
-      `--listen-peer-urls=${peerUrl}`,
-      `--initial-advertise-peer-urls=${peerUrl}`,
-      `--initial-cluster=rehearsal=${peerUrl}`,
-      '--log-level=error',
-    ]);
+    const etcd = this.spawn('etcd', etcdArgs('rehearsal', join(this.dir, 'etcd'), this.etcdUrl, peerUrl));
     const healthy = () => fetch(`${this.etcdUrl}/health`).then((r) => r.ok);
     await until('etcd', healthy, READY_MS, etcd);
   }

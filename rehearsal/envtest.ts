@@ -1,11 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { etcdArgs, freePort, httpsStatus } from './proc.js';
 
 /**
  * envtest for TypeScript: a real etcd and kube-apiserver (built by `npm run tools` into .tools/bin) on free
@@ -13,30 +12,6 @@ import * as k8s from '@kubernetes/client-node';
  * token authentication and RBAC on. Tests get a KubeConfig per identity.
  */
 const BIN = new URL('../.tools/bin/', import.meta.url).pathname;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
-
-function get(url: string, token: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = request(
-      url,
-      { headers: { authorization: `Bearer ${token}` }, rejectUnauthorized: false, timeout: 2000 },
-      (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      },
-    );
-    req.on('error', () => resolve(0));
-    req.on('timeout', () => req.destroy());
-    req.end();
-  });
-}
 
 async function until(
   what: string,
@@ -143,20 +118,9 @@ export class EnvTest {
     const [client, peer] = [await freePort(), await freePort()];
     this.etcdUrl = `http://127.0.0.1:${client}`;
     const peerUrl = `http://127.0.0.1:${peer}`;
-    this.etcd = spawn(
-      join(BIN, 'etcd'),
-      [
-        '--name=envtest',
-        `--data-dir=${join(this.dir, 'etcd')}`,
-        `--listen-client-urls=${this.etcdUrl}`,
-        `--advertise-client-urls=${this.etcdUrl}`,
-        `--listen-peer-urls=${peerUrl}`,
-        `--initial-advertise-peer-urls=${peerUrl}`,
-        `--initial-cluster=envtest=${peerUrl}`,
-        '--log-level=error',
-      ],
-      { stdio: 'ignore' },
-    );
+    this.etcd = spawn(join(BIN, 'etcd'), etcdArgs('envtest', join(this.dir, 'etcd'), this.etcdUrl, peerUrl), {
+      stdio: 'ignore',
+    });
     await until(
       'etcd',
       async () =>
@@ -201,7 +165,7 @@ export class EnvTest {
     const token = this.tokens.get('admin') as string;
     await until(
       'kube-apiserver',
-      async () => (await get(`${this.server}/readyz`, token)) === 200,
+      async () => (await httpsStatus(`${this.server}/readyz`, token)) === 200,
       90_000,
       this.apiserver,
       () => this.apiLog,

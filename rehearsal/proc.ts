@@ -28,6 +28,20 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** A one-member etcd on loopback, as the envtest and the rehearsal cluster run it. */
+export function etcdArgs(name: string, dataDir: string, clientUrl: string, peerUrl: string): string[] {
+  return [
+    `--name=${name}`,
+    `--data-dir=${dataDir}`,
+    `--listen-client-urls=${clientUrl}`,
+    `--advertise-client-urls=${clientUrl}`,
+    `--listen-peer-urls=${peerUrl}`,
+    `--initial-advertise-peer-urls=${peerUrl}`,
+    `--initial-cluster=${name}=${peerUrl}`,
+    '--log-level=error',
+  ];
+}
+
 /** `env`: the child's whole environment (it inherits this process' when unset). */
 export function launch(name: string, bin: string, args: string[], env?: NodeJS.ProcessEnv): Proc {
   let tail = '';
