@@ -1,21 +1,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, rmdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { NodeNetwork } from './network.js';
+import type { NodeState } from './state.js';
 import { shQuiet } from './sh.js';
-
-/**
- * Everything one real node leaves on the machine, and how to take it all away: after a normal stop, after
- * a failed start, and for a run that crashed (its slot file in /run/stampede-node holds this record).
- */
-export interface NodeState {
-  /** The harness process that owns the node. */
-  pid: number;
-  /** The node's folder: containerd's root, state and socket, the kubelet's root, pod logs. */
-  dir: string;
-  net: NodeNetwork;
-  /** The kubelet's cgroupRoot, below every cgroup v1 hierarchy: the pods' processes are all inside. */
-  cgroupRoot: string;
-}
 
 const CGROUPS = '/sys/fs/cgroup';
 

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { launch, until, type Proc } from '../proc.js';
-import type { NodeNetwork } from './network.js';
+import type { NodeNetwork } from './state.js';
 import { PAUSE_IMAGE } from './pause.js';
 import { sh } from './sh.js';
 

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { launch, repoRoot, type Proc } from '../proc.js';
-import type { NodeNetwork } from './network.js';
+import type { NodeNetwork } from './state.js';
 
 /** What the rehearsal values select the real node by (charts/stampede/ci/real-node-values.yaml). */
 export const REAL_NODE_LABEL = { key: 'stampede.dev/node', value: 'real' };

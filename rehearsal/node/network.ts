@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cleanupNode, type NodeState } from './cleanup.js';
+import { cleanupNode } from './cleanup.js';
+import type { NodeNetwork, NodeState } from './state.js';
 import { sh } from './sh.js';
 
 /**
@@ -21,19 +22,6 @@ const SLOTS = 64;
 /** Services: the API server allocates from here; its first address is the `kubernetes` Service. */
 export const SERVICE_CIDR = '198.19.0.0/16';
 export const KUBERNETES_SERVICE_IP = '198.19.0.1';
-
-export interface NodeNetwork {
-  slot: number;
-  id: string;
-  netns: string;
-  hostVeth: string;
-  /** The host's end of the veth: where pods reach the API server and the platform's servers. */
-  hostIp: string;
-  /** The node's InternalIP (the kubelet serves logs, exec and port-forward there). */
-  nodeIp: string;
-  podCidr: string;
-  podGateway: string;
-}
 
 export function addressesOf(slot: number, id: string): NodeNetwork {
   return {

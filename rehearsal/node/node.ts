@@ -2,16 +2,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { stopProc, until, type Proc } from '../proc.js';
-import { cleanupNode, type NodeState } from './cleanup.js';
+import { cleanupNode } from './cleanup.js';
+import type { NodeNetwork, NodeState } from './state.js';
 import { importImage, startContainerd, type Containerd } from './containerd.js';
 import { startKubelet } from './kubelet.js';
-import {
-  claimSlot,
-  createNetwork,
-  releaseSlot,
-  routeKubernetesService,
-  type NodeNetwork,
-} from './network.js';
+import { claimSlot, createNetwork, releaseSlot, routeKubernetesService } from './network.js';
 import { pauseArchive } from './pause.js';
 import { Relay } from './relay.js';
 import { sh } from './sh.js';
