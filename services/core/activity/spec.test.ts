@@ -1,5 +1,11 @@
 import { parseDuration } from './duration.js';
-import { activitySpecSchema, infoFromSpec } from './spec.js';
+import {
+  activitySpecSchema,
+  decodeRoomRule,
+  DEFAULT_DIFFICULTY,
+  encodeRoomRule,
+  infoFromSpec,
+} from './spec.js';
 
 const spec = {
   product: { sku: 'IPHONE-17-256', name: 'iPhone 17 256 GB', originalPrice: '7999.00', price: '4999.00' },
@@ -48,5 +54,94 @@ describe('activity spec', () => {
     const r = activitySpecSchema.safeParse({ ...spec, ...over });
     expect(r.success).toBe(false);
     if (!r.success) expect(r.error.issues.map((i) => i.path.join('.'))).toContain(path);
+  });
+
+  it.each([
+    ['a room opening before the preheat', { waitingRoom: { enabled: true, opensBefore: '11m' } }],
+    ['admitPerSecond 0', { waitingRoom: { enabled: true, admitPerSecond: 0 } }],
+    ['maxActive above 100000', { waitingRoom: { maxActive: 100_001 } }],
+    ['a zero admissionTtl', { waitingRoom: { admissionTtl: '0s' } }],
+    ['an unknown room challenge', { waitingRoom: { challenge: 'captcha' } }],
+    ['an unknown room field', { waitingRoom: { size: 5 } }],
+  ])('refuses %s', (_what, over) => {
+    const r = activitySpecSchema.safeParse({ ...spec, ...over });
+    expect(r.success).toBe(false);
+    if (!r.success) expect(r.error.issues[0]?.path.slice(0, 1)).toEqual(['waitingRoom']);
+  });
+});
+
+describe('waiting room spec', () => {
+  const room = (waitingRoom: unknown, over: object = {}) =>
+    activitySpecSchema.parse({ ...spec, waitingRoom, ...over });
+
+  it('fills the defaults of docs/waiting-room.md', () => {
+    expect(room({}).waitingRoom).toEqual({
+      enabled: false,
+      opensBefore: '10m',
+      admitPerSecond: 50,
+      maxActive: 500,
+      admissionTtl: '2m',
+      challenge: 'none',
+    });
+    expect(activitySpecSchema.parse(spec).waitingRoom).toBeUndefined();
+  });
+
+  it('leaves the hot-path info alone while the room is disabled, whatever else it says', () => {
+    const info = infoFromSpec('iphone', room({ enabled: false, opensBefore: '1h' }));
+    expect(info).not.toHaveProperty('waitingRoom');
+    expect(info).not.toHaveProperty('purchaseToken');
+  });
+
+  it('checks opensBefore against the preheat lead only when enabled, and allows 0s', () => {
+    expect(room({ opensBefore: '1h' }).waitingRoom?.opensBefore).toBe('1h');
+    expect(room({ enabled: true, opensBefore: '0s' }).waitingRoom?.opensBefore).toBe('0s');
+    expect(room({ enabled: true, opensBefore: '30m' }, { preheat: { leadTime: '30m' } })).toBeTruthy();
+    const r = activitySpecSchema.safeParse({
+      ...spec,
+      preheat: { leadTime: '2s' },
+      waitingRoom: { enabled: true },
+    });
+    expect(r.success).toBe(false);
+    if (!r.success) expect(r.error.issues[0]?.message).toMatch(/opensBefore must be <= preheat.leadTime/);
+  });
+
+  it('makes an enabled room a token sale with the admission token, keeping the pow difficulty', () => {
+    const info = infoFromSpec(
+      'iphone',
+      room(
+        {
+          enabled: true,
+          opensBefore: '5m',
+          admitPerSecond: 20,
+          maxActive: 80,
+          admissionTtl: '90s',
+          challenge: 'pow',
+        },
+        { purchaseToken: { required: true, challenge: 'pow', difficulty: 2000 } },
+      ),
+    );
+    expect(info.purchaseToken).toEqual({ challenge: 'none', difficulty: 2000 });
+    expect(info.waitingRoom).toEqual({
+      opensBeforeMs: 300_000,
+      admitPerSecond: 20,
+      maxActive: 80,
+      admissionTtlMs: 90_000,
+      challenge: 'pow',
+      difficulty: 2000,
+    });
+    const plain = infoFromSpec('iphone', room({ enabled: true, admissionTtl: '1500us' }));
+    expect(plain.purchaseToken).toEqual({ challenge: 'none', difficulty: DEFAULT_DIFFICULTY });
+    expect(plain.waitingRoom).toMatchObject({ opensBeforeMs: 600_000, admissionTtlMs: 2 });
+  });
+
+  it('encodes the room field as the doc says and decodes it back', () => {
+    const info = infoFromSpec('iphone', room({ enabled: true, challenge: 'pow' }));
+    const field = encodeRoomRule(info.waitingRoom);
+    expect(field).toBe('600000:50:500:120000:pow');
+    expect(decodeRoomRule(field, info.purchaseToken?.difficulty)).toEqual(info.waitingRoom);
+    expect(encodeRoomRule(undefined)).toBe('');
+    for (const bad of [undefined, '', '1:2:3:4', '1:2:3:4:captcha', '1:2:3:4:none:5', 'a:2:3:4:none'])
+      expect(decodeRoomRule(bad)).toBeUndefined();
+    expect(decodeRoomRule('0:1:1:1:none')?.difficulty).toBe(DEFAULT_DIFFICULTY);
   });
 });

@@ -35,6 +35,23 @@ export const purchaseTokenSchema = z
     path: ['challenge'],
   });
 
+/** A duration that may be zero: a room opening 0s before the start has no pre-queue. */
+const offset = z.string().refine((s) => parseDuration(s) !== null, 'a Go duration such as "10m" or "0s"');
+
+/** spec.waitingRoom (docs/waiting-room.md): absent or disabled, the sale has no room. */
+export const waitingRoomSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    opensBefore: offset.default('10m'),
+    admitPerSecond: z.number().int().min(1).max(100_000).default(50),
+    maxActive: z.number().int().min(1).max(100_000).default(500),
+    admissionTtl: duration.default('2m'),
+    challenge: z.enum(['none', 'pow']).default('none'),
+  })
+  .strict();
+
+const msOf = (d: string): number => parseDuration(d) ?? 0;
+
 export const activitySpecSchema = z
   .object({
     product: z
@@ -63,11 +80,17 @@ export const activitySpecSchema = z
       .default({}),
     paused: z.boolean().default(false),
     purchaseToken: purchaseTokenSchema.optional(),
+    waitingRoom: waitingRoomSchema.optional(),
   })
   .strict()
   .refine((s) => Date.parse(s.window.end) > Date.parse(s.window.start), {
     message: 'window.end must be after window.start',
     path: ['window', 'end'],
+  })
+  // The room lives in Redis, which holds nothing of the sale before the preheat.
+  .refine((s) => !s.waitingRoom?.enabled || msOf(s.waitingRoom.opensBefore) <= msOf(s.preheat.leadTime), {
+    message: 'waitingRoom.opensBefore must be <= preheat.leadTime',
+    path: ['waitingRoom', 'opensBefore'],
   });
 
 export type ActivitySpec = z.infer<typeof activitySpecSchema>;
@@ -84,6 +107,18 @@ export interface ActivityInfo {
   paused: boolean;
   /** Present only when the sale requires a purchase token (absent: exactly the behaviour without tokens). */
   purchaseToken?: TokenRule;
+  /** Present only when the sale has a waiting room (then purchaseToken is too: the admission's token). */
+  waitingRoom?: RoomRule;
+}
+
+export interface RoomRule {
+  opensBeforeMs: number;
+  admitPerSecond: number;
+  maxActive: number;
+  admissionTtlMs: number;
+  challenge: 'none' | 'pow';
+  /** The ALTCHA work a pow join costs: purchaseToken's difficulty. */
+  difficulty: number;
 }
 
 export interface TokenRule {
@@ -105,6 +140,21 @@ export function infoFromSpec(name: string, spec: ActivitySpec): ActivityInfo {
   // Only a required token is hot-path information; the field stays absent otherwise (the operator
   // compares what it reads back from Redis with this, key for key).
   if (t?.required) info.purchaseToken = { challenge: t.challenge, difficulty: t.difficulty };
+  const room = spec.waitingRoom;
+  if (room?.enabled) {
+    const difficulty = t?.difficulty ?? DEFAULT_DIFFICULTY;
+    // A room sale is bought only with the token its admission hands out; the work (if any) is the join's.
+    info.purchaseToken = { challenge: 'none', difficulty };
+    info.waitingRoom = {
+      // Whole ms (Redis holds integers); a positive TTL never rounds down to none.
+      opensBeforeMs: Math.ceil(msOf(room.opensBefore)),
+      admitPerSecond: room.admitPerSecond,
+      maxActive: room.maxActive,
+      admissionTtlMs: Math.max(1, Math.ceil(msOf(room.admissionTtl))),
+      challenge: room.challenge,
+      difficulty,
+    };
+  }
   return info;
 }
 
@@ -120,5 +170,35 @@ export function decodeTokenRule(field: string | undefined): TokenRule | undefine
   return {
     challenge: challenge === 'none' ? 'none' : 'pow',
     difficulty: Number.isInteger(difficulty) && difficulty > 0 ? difficulty : DEFAULT_DIFFICULTY,
+  };
+}
+
+/**
+ * The info hash's `room` field: "" (no room) or
+ * "<opensBeforeMs>:<admitPerSecond>:<maxActive>:<admissionTtlMs>:<challenge>".
+ */
+export function encodeRoomRule(rule: RoomRule | undefined): string {
+  if (!rule) return '';
+  const r = rule;
+  return `${r.opensBeforeMs}:${r.admitPerSecond}:${r.maxActive}:${r.admissionTtlMs}:${r.challenge}`;
+}
+
+/**
+ * The `room` field back; the difficulty is not in it but in the `token` field (a room sale always has
+ * one), so the caller passes that. Undefined for "" or a field this code cannot read.
+ */
+export function decodeRoomRule(
+  field: string | undefined,
+  difficulty = DEFAULT_DIFFICULTY,
+): RoomRule | undefined {
+  const m = field ? /^(\d+):(\d+):(\d+):(\d+):(none|pow)$/.exec(field) : null;
+  if (!m) return undefined;
+  return {
+    opensBeforeMs: Number(m[1]),
+    admitPerSecond: Number(m[2]),
+    maxActive: Number(m[3]),
+    admissionTtlMs: Number(m[4]),
+    challenge: m[5] as RoomRule['challenge'],
+    difficulty,
   };
 }
