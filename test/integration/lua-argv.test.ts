@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import { v7 as uuidv7 } from 'uuid';
 import { AppError, ErrorCode } from '../../services/core/errors.js';
 import { activityKeys, stockEventsChannel } from '../../services/core/redis/keys.js';
-import { PurchaseCode, Scripts } from '../../services/core/redis/scripts.js';
+import { PreheatCode, PurchaseCode, Scripts } from '../../services/core/redis/scripts.js';
 import { liveActivity } from '../helpers/activity.js';
 import { dropRedisPrefix, newRedis, randomPrefix } from '../helpers/env.js';
 
@@ -98,6 +98,49 @@ describe('the other scripts', () => {
       await refused(scripts.preheat(k, argv as (string | number)[]), name);
     }
     expect(await snapshot(a.name)).toBe(before);
+  });
+
+  it('preheat refuses a bad room rule, and a room without a 64 hex digit seed and commitment', async () => {
+    const a = await liveActivity(redis, prefix, { total: 10 });
+    const k = activityKeys(prefix, a.name);
+    const before = await snapshot(a.name);
+    const now = Date.now();
+    const hex = 'ab'.repeat(32);
+    const room = '600000:50:500:120000:none';
+    const good = [
+      10,
+      now,
+      now + 60_000,
+      1,
+      '9.99',
+      'active',
+      stockEventsChannel(prefix),
+      a.name,
+      0,
+      'none:5',
+    ];
+    const bad: [unknown[], string][] = [
+      [['600000:50:500:120000:captcha', hex, hex], 'room'],
+      [['600000:0:500:120000:none', hex, hex], 'room'],
+      [['600000:50:100001:120000:none', hex, hex], 'room'],
+      [['600000:50:500:0:none', hex, hex], 'room'],
+      [['-1:50:500:120000:none', hex, hex], 'room'],
+      [['600000:50:500:120000', hex, hex], 'room'],
+      [[room], 'seed'],
+      [[room, '', hex], 'seed'],
+      [[room, hex.slice(2), hex], 'seed'],
+      [[room, 'AB'.repeat(32), hex], 'seed'],
+      [[room, hex], 'commit'],
+      [[room, hex, 'zz'.repeat(32)], 'commit'],
+    ];
+    for (const [tail, name] of bad) {
+      await refused(scripts.preheat(k, [...good, ...tail] as (string | number)[]), name);
+    }
+    expect(await snapshot(a.name)).toBe(before);
+    expect(await redis.exists(k.room)).toBe(0);
+    // Without a room, seed and commitment are not read at all.
+    expect((await scripts.preheat(k, [...good, '', 'x', 'y'])).code).toBe(PreheatCode.UPDATED);
+    expect(await redis.exists(k.room)).toBe(0);
   });
 
   it('park refuses an unknown mark; lease refuses a ttl that is not a positive integer', async () => {

@@ -1,8 +1,15 @@
+import { createHash, randomBytes } from 'node:crypto';
 import type { RedisClient } from '../redis/client.js';
 import { AppError, ErrorCode } from '../errors.js';
-import { activityKeys, stockEventsChannel } from '../redis/keys.js';
+import { activityKeys, roomsIndexKey, stockEventsChannel } from '../redis/keys.js';
 import { PreheatCode, Scripts } from '../redis/scripts.js';
-import { decodeTokenRule, encodeTokenRule, type ActivityInfo } from './spec.js';
+import {
+  decodeRoomRule,
+  decodeTokenRule,
+  encodeRoomRule,
+  encodeTokenRule,
+  type ActivityInfo,
+} from './spec.js';
 
 export interface PreheatResult {
   code: PreheatCode;
@@ -14,6 +21,8 @@ export interface PreheatResult {
  * Writes an activity's stock and info to Redis (lua/preheat.lua): never overwrites live stock, adds the
  * difference when the total grows, refuses a total below what is already sold. `held` is only for a
  * rebuild from Postgres (activity/rebuild.ts): the units orders hold when the stock key is gone.
+ * A sale with a waiting room also gets the room's seed and its commitment (only the first time: the script
+ * keeps a seed it has) and its entry in the rooms index the admitters scan.
  */
 export async function preheat(
   redis: RedisClient,
@@ -21,6 +30,9 @@ export async function preheat(
   info: ActivityInfo,
   held = 0,
 ): Promise<PreheatResult> {
+  const room = encodeRoomRule(info.waitingRoom);
+  const seed = room ? randomBytes(32).toString('hex') : '';
+  const commit = room ? createHash('sha256').update(seed).digest('hex') : '';
   const r = await new Scripts(redis).preheat(activityKeys(prefix, info.name), [
     info.total,
     info.startMs,
@@ -32,6 +44,9 @@ export async function preheat(
     info.name,
     held,
     encodeTokenRule(info.purchaseToken),
+    room,
+    seed,
+    commit,
   ]);
   if (r.code === PreheatCode.BELOW_SOLD) {
     const sold = r.total - r.remaining;
@@ -41,6 +56,9 @@ export async function preheat(
       { extra: { sold, total: r.total } },
     );
   }
+  // Another slot than the activity's (Cluster mode): its own command, after the room exists. Scored by the
+  // end, so an admitter can tell a finished sale without reading it.
+  if (room) await redis.zadd(roomsIndexKey(prefix), info.endMs, info.name);
   return r;
 }
 
@@ -72,6 +90,9 @@ export async function readActivity(
   };
   const purchaseToken = decodeTokenRule(hash.token);
   if (purchaseToken) info.purchaseToken = purchaseToken;
+  // Keys in infoFromSpec's order: the operator compares the two as JSON.
+  const waitingRoom = decodeRoomRule(hash.room, purchaseToken?.difficulty);
+  if (waitingRoom) info.waitingRoom = waitingRoom;
   return {
     info,
     remaining: stock === null || stock === undefined ? null : Number(stock),

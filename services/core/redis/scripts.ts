@@ -120,7 +120,7 @@ export enum ReleaseCode {
 const SCRIPTS = {
   purchase: 7,
   restore: 5,
-  preheat: 2,
+  preheat: 3,
   claim: 3,
   release: 3,
   park: 3,
@@ -224,7 +224,7 @@ export class Scripts {
   ): Promise<{ code: PreheatCode; remaining: number; total: number }> {
     const [code, remaining, total] = await this.run<[number, number, number]>(
       'preheat',
-      [k.stock, k.info],
+      [k.stock, k.info, k.room],
       argv,
     );
     return { code: code as PreheatCode, remaining: Number(remaining), total: Number(total) };

@@ -3,6 +3,7 @@
 
   KEYS[1] stock   <prefix>:{a:<id>}:stock
   KEYS[2] info    <prefix>:{a:<id>}:info
+  KEYS[3] room    <prefix>:{a:<id>}:room (waiting room hash: only its seed and commit are written here)
 
   ARGV[1] total       desired total stock (integer 0..10^12)
   ARGV[2] start       epoch ms (integer >= 0)
@@ -18,9 +19,18 @@
                       (it wrote the buyer entries first, see activity/rebuild.ts)
   ARGV[10] token      purchase-token rule: "" (none needed) or "<challenge>:<difficulty>" (optional,
                       default ""; challenge in letters, difficulty an integer)
+  ARGV[11] room       waiting-room rule: "" (no room) or
+                      "<opensBeforeMs>:<admitPerSecond>:<maxActive>:<admissionTtlMs>:<none|pow>" (optional,
+                      default ""; opensBeforeMs >= 0, admitPerSecond and maxActive 1..100000, ttl >= 1)
+  ARGV[12] seed       the room's seed if it has none yet: 64 lower-case hex digits (needed with a room,
+                      else ignored)
+  ARGV[13] commit     sha256 of ARGV[12]'s hex text, 64 lower-case hex digits (needed with a room, else
+                      ignored)
 
   A first preheat sets stock = total - held (SET NX semantics). Later ones keep what was sold: sold = old
   total - stock, and stock moves by (total - old total), so raising the total adds the difference.
+  With a room, the room hash gets seed and commit once, together: a later preheat never changes them (the
+  commitment may be public already); a preheat that only had to write them answers UPDATED.
 
   Returns {code, remaining, total}
      1 CREATED      stock key written for the first time
@@ -51,31 +61,55 @@ end
 if ARGV[10] ~= nil and ARGV[10] ~= '' and not string.match(ARGV[10], '^%a+:%d+$') then
   return refuse('token')
 end
+local room = ARGV[11] or ''
+if room ~= '' then
+  local opens, rate, active, ttl, challenge = string.match(room, '^(%d+):(%d+):(%d+):(%d+):(%l+)$')
+  if not (opens and int(opens, 0, 100000000000000) and int(rate, 1, 100000) and int(active, 1, 100000)
+      and int(ttl, 1, 100000000000000) and (challenge == 'none' or challenge == 'pow')) then
+    return refuse('room')
+  end
+end
+-- lower-case hex only: the commitment is the hash of this very text
+local function hex64(s)
+  return type(s) == 'string' and #s == 64 and string.match(s, '^[0-9a-f]+$') ~= nil
+end
+if room ~= '' and not hex64(ARGV[12]) then return refuse('seed') end
+if room ~= '' and not hex64(ARGV[13]) then return refuse('commit') end
 local fields = {'start', ARGV[2], 'end', ARGV[3], 'maxPerUser', ARGV[4], 'price', ARGV[5], 'state', ARGV[6],
-  'token', ARGV[10] or '', 'total', ARGV[1]}
+  'token', ARGV[10] or '', 'room', room, 'total', ARGV[1]}
+
+-- true when the room got its seed now
+local function seedRoom()
+  if room == '' or redis.call('HEXISTS', KEYS[3], 'seed') == 1 then return false end
+  redis.call('HSET', KEYS[3], 'seed', ARGV[12], 'commit', ARGV[13])
+  return true
+end
 
 local stock = redis.call('GET', KEYS[1])
 if not stock then
   if total < held then return {-1, 0, held} end
   redis.call('SET', KEYS[1], total - held)
   redis.call('HSET', KEYS[2], unpack(fields))
+  seedRoom()
   redis.call('PUBLISH', ARGV[7], ARGV[8])
   if held > 0 then return {4, total - held, total} end
   return {1, total, total}
 end
 
 stock = tonumber(stock)
-local current = redis.call('HMGET', KEYS[2], 'start', 'end', 'maxPerUser', 'price', 'state', 'token', 'total')
-local oldTotal = tonumber(current[7]) or stock
+local current = redis.call('HMGET', KEYS[2], 'start', 'end', 'maxPerUser', 'price', 'state', 'token', 'room',
+  'total')
+local oldTotal = tonumber(current[8]) or stock
 local sold = oldTotal - stock
 if total < sold then return {-1, stock, oldTotal} end
 
 local same = total == oldTotal
-for i = 1, 6 do
-  -- a hash written before the token field existed has none: the same as ""
+for i = 1, 7 do
+  -- a hash written before the token or room field existed has none: the same as ""
   if (current[i] or '') ~= fields[i * 2] then same = false end
 end
-if same then return {3, stock, total} end
+local seeded = seedRoom()
+if same then return {seeded and 2 or 3, stock, total} end
 
 if total ~= oldTotal then stock = redis.call('INCRBY', KEYS[1], total - oldTotal) end
 redis.call('HSET', KEYS[2], unpack(fields))
