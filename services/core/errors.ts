@@ -26,6 +26,8 @@ export const ErrorCode = {
   CHALLENGE_FAILED: 'CHALLENGE_FAILED',
   PAYMENT_MISMATCH: 'PAYMENT_MISMATCH',
   EMAIL_NOT_VERIFIED: 'EMAIL_NOT_VERIFIED',
+  NOT_IN_QUEUE: 'NOT_IN_QUEUE',
+  NOT_ADMITTED: 'NOT_ADMITTED',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -52,6 +54,8 @@ const STATUS: Record<ErrorCode, number> = {
   CHALLENGE_FAILED: 400,
   PAYMENT_MISMATCH: 422,
   EMAIL_NOT_VERIFIED: 403,
+  NOT_IN_QUEUE: 404,
+  NOT_ADMITTED: 403,
   RATE_LIMITED: 429,
   UNAVAILABLE: 503,
   INTERNAL: 500,
@@ -79,6 +83,8 @@ const TITLE: Record<ErrorCode, string> = {
   CHALLENGE_FAILED: 'Challenge failed',
   PAYMENT_MISMATCH: 'Payment does not match the order',
   EMAIL_NOT_VERIFIED: 'Email address not verified',
+  NOT_IN_QUEUE: 'Not in the waiting room',
+  NOT_ADMITTED: 'Not admitted from the waiting room',
   RATE_LIMITED: 'Too many requests',
   UNAVAILABLE: 'Service unavailable',
   INTERNAL: 'Internal error',

@@ -18,6 +18,10 @@ export interface SeckillConfig extends CommonConfig {
   challengeLeadSeconds: number;
   /** SECKILL_CHALLENGE_TTL_SECONDS: how long a challenge may be solved and redeemed after its issue (default 60). */
   challengeTtlSeconds: number;
+  /** SECKILL_QUEUE_TICK_MS: how often the admitter of a waiting room makes an admission pass (default 100). */
+  queueTickMs: number;
+  /** SECKILL_QUEUE_STATUS_MS: how old a room's summary may be when a status poll is answered (default 500). */
+  queueStatusMs: number;
 }
 
 export function loadSeckillConfig(env: Env = process.env): SeckillConfig {
@@ -34,6 +38,8 @@ export function loadSeckillConfig(env: Env = process.env): SeckillConfig {
     purchaseTokenTtlSeconds: r.int('SECKILL_PURCHASE_TOKEN_TTL_SECONDS', 60, 5, 3600),
     challengeLeadSeconds: r.int('SECKILL_CHALLENGE_LEAD_SECONDS', 30, 0, 3600),
     challengeTtlSeconds: r.int('SECKILL_CHALLENGE_TTL_SECONDS', 60, 5, 600),
+    queueTickMs: r.int('SECKILL_QUEUE_TICK_MS', 100, 10, 10000),
+    queueStatusMs: r.int('SECKILL_QUEUE_STATUS_MS', 500, 50, 10000),
   };
   r.done();
   return config;

@@ -34,7 +34,11 @@ export class PurchaseTokens {
   }
 
   issue(activity: string, userId: string): IssuedToken {
-    const exp = this.now() + this.ttlMs;
+    return this.issueUntil(activity, userId, this.now() + this.ttlMs);
+  }
+
+  /** A token valid until `exp` (epoch ms): a waiting-room admission's lasts as long as the admission. */
+  issueUntil(activity: string, userId: string, exp: number): IssuedToken {
     const body = `${exp.toString(36)}.${randomBytes(16).toString('base64url')}`;
     const mac = this.mac(this.keys[0] as Buffer, activity, userId, body).toString('base64url');
     return { token: `${body}.${mac}`, expiresAt: new Date(exp).toISOString() };

@@ -26,6 +26,7 @@ import { PurchaseTokens } from './purchase-token.js';
 import { Challenges } from './challenge.js';
 import { mountTokenRoutes } from './token-route.js';
 import { clusterKeyLimiter, mountReadLimit } from './read-limit.js';
+import { buildRoom } from './room/build.js';
 
 export interface Seckill {
   /** The request listener to serve: the lean purchase path in front of `express`. */
@@ -120,19 +121,33 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
     app,
     clusterKeyLimiter(limiter('read', [{ name: 'per-ip', count: config.ratePerIp, periodMs: 1000 }])),
   );
+  const challenges = new Challenges(
+    {
+      jwtSecret: config.jwtSecret,
+      jwtSecretPrevious: config.jwtSecretPrevious,
+      ttlMs: config.challengeTtlSeconds * 1000,
+    },
+    redis,
+    config.prefix,
+  );
+  const room = buildRoom({
+    app,
+    config,
+    redis,
+    scripts,
+    registry,
+    log,
+    tokens,
+    cache,
+    purchaseTokens,
+    challenges,
+    limiter,
+  });
   mountTokenRoutes(app, {
     tokens,
     cache,
     purchaseTokens,
-    challenges: new Challenges(
-      {
-        jwtSecret: config.jwtSecret,
-        jwtSecretPrevious: config.jwtSecretPrevious,
-        ttlMs: config.challengeTtlSeconds * 1000,
-      },
-      redis,
-      config.prefix,
-    ),
+    challenges,
     tokenCounter,
     limiter: limiter('token', [{ name: 'per-user', count: config.ratePerUser, periodMs: 1000 }]),
     challengeLeadMs: config.challengeLeadSeconds * 1000,
@@ -160,12 +175,14 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
     redis,
     amqp,
     start: async () => {
+      room.admitter.start();
       await Promise.all([
         amqp.start(),
         cache.subscribe(sub).catch((err: unknown) => log.warn({ err }, 'subscribe failed')),
       ]);
     },
     closers: [
+      { name: 'admitter', close: async () => room.admitter.stop() },
       { name: 'amqp', close: () => amqp.close() },
       { name: 'redis-events', close: () => closeRedis(sub) },
       { name: 'redis', close: () => closeRedis(redis) },

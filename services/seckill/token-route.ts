@@ -63,6 +63,12 @@ export function mountTokenRoutes(app: Express, d: TokenRouteDeps): void {
     const a = await activityOf(d, req);
     const name = a.info.name;
     try {
+      if (a.info.waitingRoom) {
+        throw new AppError(
+          ErrorCode.NOT_ADMITTED,
+          `this sale admits through its waiting room: POST /seckill/${name}/queue`,
+        );
+      }
       checkWindow(a, now());
       if (a.info.purchaseToken?.challenge === 'pow') {
         const body = (await readSmallJson(req, BODY_LIMIT_BYTES)) as { altcha?: unknown } | undefined;
@@ -91,14 +97,14 @@ export function mountTokenRoutes(app: Express, d: TokenRouteDeps): void {
   app.get('/seckill/:activity/challenge', async (req, res) => {
     const userId = await who(req);
     const a = await activityOf(d, req);
-    const rule = a.info.purchaseToken;
-    if (rule?.challenge !== 'pow') throw new AppError(ErrorCode.NOT_FOUND, 'this sale asks for no challenge');
+    const rule = challengeRule(a, d.challengeLeadMs);
+    if (!rule) throw new AppError(ErrorCode.NOT_FOUND, 'this sale asks for no challenge');
     const t = now();
-    if (t < a.info.startMs - d.challengeLeadMs) {
-      const opensIn = Math.ceil((a.info.startMs - d.challengeLeadMs - t) / 1000);
+    if (t < rule.from) {
+      const opensIn = Math.ceil((rule.from - t) / 1000);
       throw new AppError(
         ErrorCode.NOT_STARTED,
-        `challenges are issued from ${d.challengeLeadMs / 1000} s before the start`,
+        `challenges are issued from ${new Date(rule.from).toISOString()}`,
         {
           retryAfter: opensIn,
         },
@@ -108,4 +114,20 @@ export function mountTokenRoutes(app: Express, d: TokenRouteDeps): void {
     res.set('Cache-Control', 'no-store');
     res.json(await d.challenges.create(a.info.name, userId, rule.difficulty));
   });
+}
+
+/**
+ * Which proof of work the sale asks for, and from when: a waiting room's join (from the room's opening:
+ * the work buys a place, not the purchase) or the purchase token's (from a short lead before the start,
+ * so it cannot be banked during the countdown).
+ */
+function challengeRule(a: StoredActivity, leadMs: number): { difficulty: number; from: number } | null {
+  const room = a.info.waitingRoom;
+  if (room) {
+    return room.challenge === 'pow'
+      ? { difficulty: room.difficulty, from: a.info.startMs - room.opensBeforeMs }
+      : null;
+  }
+  const rule = a.info.purchaseToken;
+  return rule?.challenge === 'pow' ? { difficulty: rule.difficulty, from: a.info.startMs - leadMs } : null;
 }

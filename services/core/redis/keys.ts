@@ -19,6 +19,22 @@ export interface ActivityKeys {
   kept: string;
   /** Spent purchase-token nonces (lua/purchase.lua); the set expires after the window, nothing leaks. */
   tokens: string;
+  /** Waiting room (docs/waiting-room.md): hash of seed, commitment, counters and the admission pacing. */
+  room: string;
+  /** Waiting room: zset ticket -> order score (shuffled pre-queue below 2^52, then arrival order). */
+  queue: string;
+  /** Waiting room: hash ticket -> "userId|joinMs". */
+  tickets: string;
+  /** Waiting room: hash userId -> ticket (one place per user). */
+  members: string;
+  /** Waiting room: set of the tickets that joined before the room opened (published with the seed). */
+  prequeue: string;
+  /** Waiting room: zset userId -> expiry ms of the admissions holding a slot now. */
+  passes: string;
+  /** Waiting room: hash userId -> expiry ms of every admission ever made (admitted / expired). */
+  admits: string;
+  /** Waiting room: the admitter's lease (one admitter per sale). */
+  roomLease: string;
 }
 
 /** Kubernetes object names (DNS-1123 subdomain) are the activity ids; nothing else can exist. */
@@ -35,8 +51,19 @@ export function activityKeys(prefix: string, activity: string): ActivityKeys {
     released: `${base}:released`,
     kept: `${base}:kept`,
     tokens: `${base}:tokens`,
+    room: `${base}:room`,
+    queue: `${base}:queue`,
+    tickets: `${base}:tickets`,
+    members: `${base}:members`,
+    prequeue: `${base}:prequeue`,
+    passes: `${base}:passes`,
+    admits: `${base}:admits`,
+    roomLease: `${base}:room-lease`,
   };
 }
 
 /** Pub/sub channel on which stock changes (returns, preheat) are announced; the message is the activity. */
 export const stockEventsChannel = (prefix: string): string => `${prefix}:events:stock`;
+
+/** The sales that have a waiting room: zset activity -> end ms (preheat adds; admitters scan it). */
+export const roomsIndexKey = (prefix: string): string => `${prefix}:rooms`;
