@@ -136,7 +136,29 @@ type Runner = (...args: Arg[]) => Promise<unknown>;
 const file = (name: string): string => readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8');
 /** Redis has no includes: the shared ARGV checks go in front of every script's own text. */
 const source = (name: string): string => `${file('argv')}\n${file(name)}`;
-const command = (name: ScriptName): string => `stampede_${name}`;
+const command = (name: string): string => `stampede_${name}`;
+
+/** Defines each `lua/<name>.lua` (with its key count) as an ioredis command, once per client. */
+export function defineScripts(redis: RedisClient, table: Record<string, number>): void {
+  const r = redis as unknown as Record<string, unknown>;
+  for (const [name, numberOfKeys] of Object.entries(table)) {
+    if (typeof r[command(name)] !== 'function')
+      redis.defineCommand(command(name), { numberOfKeys, lua: source(name) });
+  }
+}
+
+/** One script call (EVALSHA, EVAL on NOSCRIPT); an ARGV refusal becomes `argvError`. */
+export async function runScript<T>(
+  redis: RedisClient,
+  name: string,
+  keys: string[],
+  argv: Arg[],
+): Promise<T> {
+  const fn = (redis as unknown as Record<string, Runner>)[command(name)] as Runner;
+  const reply = await fn.call(redis, ...keys, ...argv);
+  if (Array.isArray(reply) && reply[0] === ScriptCode.ARGV_INVALID) throw argvError(name, String(reply[1]));
+  return reply as T;
+}
 
 /**
  * The scripts as ioredis commands: EVALSHA with a transparent EVAL fallback, so a call is one round trip
@@ -150,18 +172,11 @@ export class Scripts {
 
   constructor(private readonly redis: RedisClient) {
     this.barrier = barrierOf(redis);
-    const r = redis as unknown as Record<string, unknown>;
-    for (const [name, numberOfKeys] of Object.entries(SCRIPTS) as [ScriptName, number][]) {
-      if (typeof r[command(name)] !== 'function')
-        redis.defineCommand(command(name), { numberOfKeys, lua: source(name) });
-    }
+    defineScripts(redis, SCRIPTS);
   }
 
-  private async run<T>(name: ScriptName, keys: string[], argv: Arg[]): Promise<T> {
-    const fn = (this.redis as unknown as Record<string, Runner>)[command(name)] as Runner;
-    const reply = await fn.call(this.redis, ...keys, ...argv);
-    if (Array.isArray(reply) && reply[0] === ScriptCode.ARGV_INVALID) throw argvError(name, String(reply[1]));
-    return reply as T;
+  private run<T>(name: ScriptName, keys: string[], argv: Arg[]): Promise<T> {
+    return runScript<T>(this.redis, name, keys, argv);
   }
 
   async purchase(
