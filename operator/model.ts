@@ -18,8 +18,16 @@ export interface ActivityStatus {
   observedGeneration: number;
   conditions: Condition[];
   stock?: { total: number; remaining: number; sold: number; paid: number; drift: number };
+  /** A sale with a waiting room: shoppers queued, admitted ones holding a slot, admissions so far. */
+  waitingRoom?: RoomCounts;
   nextTransitionTime?: string;
   message?: string;
+}
+
+export interface RoomCounts {
+  waiting: number;
+  active: number;
+  admitted: number;
 }
 
 export interface ActivityObject {

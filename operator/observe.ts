@@ -4,7 +4,7 @@ import { applyActivity, NotAdoptable } from '../services/core/activity/apply.js'
 import { readActivity } from '../services/core/activity/preheat.js';
 import { infoFromSpec, type ActivitySpec } from '../services/core/activity/spec.js';
 import { isAppError } from '../services/core/errors.js';
-import { activityKeys } from '../services/core/redis/keys.js';
+import { activityKeys, roomsIndexKey } from '../services/core/redis/keys.js';
 import type { KubeClient } from './kube/client.js';
 import { MANAGED_BY, OPERATOR, SCALABLE, type HpaView } from './model.js';
 import { baselineOf, desiredHpa, floorFor, hpaUpToDate } from './reconcile/scaling.js';
@@ -107,19 +107,41 @@ export async function releaseOwner(s: Stores, name: string, uid: string): Promis
   );
 }
 
-export async function observeStock(s: Stores, name: string): Promise<Observed['stock']> {
+/**
+ * The stock (Postgres's counts, Redis's remaining) and, for a sale with a room, the room's counts: one
+ * Redis round trip on the activity's keys (one hash tag, so one slot in every Redis mode).
+ */
+export async function observeStock(
+  s: Stores,
+  name: string,
+  withRoom = false,
+): Promise<Pick<Observed, 'stock' | 'room'>> {
   const [row] = await s.db.query<{ total: number; sold: number; paid: number }>(
     `SELECT a.total_stock AS total, a.sold, (SELECT coalesce(sum(quantity), 0)::int FROM orders o WHERE o.activity_id = a.id AND o.status = 'paid') AS paid
      FROM seckill_activities a WHERE a.name = $1`,
     { bind: [name], type: QueryTypes.SELECT },
   );
-  if (!row) return null;
-  const remaining = await s.redis.get(activityKeys(s.prefix, name).stock);
+  if (!row) return { stock: null, room: null };
+  const k = activityKeys(s.prefix, name);
+  const m = s.redis.multi().get(k.stock);
+  if (withRoom) m.zcard(k.queue).zcard(k.passes).hget(k.room, 'admitted');
+  const res = await m.exec();
+  const value = (i: number): unknown => {
+    const [err, v] = res?.[i] ?? [new Error('no reply')];
+    if (err) throw err;
+    return v;
+  };
+  const remaining = value(0) as string | null;
   return {
-    total: row.total,
-    remaining: remaining === null ? null : Number(remaining),
-    sold: row.sold,
-    paid: row.paid,
+    stock: {
+      total: row.total,
+      remaining: remaining === null ? null : Number(remaining),
+      sold: row.sold,
+      paid: row.paid,
+    },
+    room: withRoom
+      ? { waiting: Number(value(1)), active: Number(value(2)), admitted: Number(value(3) ?? 0) }
+      : null,
   };
 }
 
@@ -228,7 +250,10 @@ export async function registeredWindow(
   return row ? { start: row.start.toISOString(), end: row.end.toISOString() } : null;
 }
 
+/** Every key of the activity (its room's too), then its rooms-index entry (another slot: its own command). */
 export async function removeRedisKeys(s: Stores, name: string): Promise<void> {
   const k = activityKeys(s.prefix, name);
-  await s.redis.del(k.stock, k.info, k.buyers, k.idem, k.claimed, k.released, k.kept);
+  await s.redis.del(k.stock, k.info, k.buyers, k.idem, k.claimed, k.released, k.kept, k.tokens);
+  await s.redis.del(k.room, k.queue, k.tickets, k.members, k.prequeue, k.passes, k.admits, k.roomLease);
+  await s.redis.zrem(roomsIndexKey(s.prefix), name);
 }

@@ -107,11 +107,15 @@ export class Reconciler {
     let preheat: Observed['preheat'] = null;
     let scaling: Observed['scaling'] = { ok: true, raised: false };
     let stock: Observed['stock'] = null;
+    let room: Observed['room'] = null;
     try {
       const reg = await inSpan('postgres register, redis preheat', () => this.register(obj, spec, now));
       if (reg && 'conflict' in reg) return await this.refuseName(obj, reg.conflict, now);
       preheat = reg;
-      stock = await inSpan('redis observe stock', () => observeStock(this.d.stores, obj.name));
+      const withRoom = spec.waitingRoom?.enabled === true;
+      ({ stock, room } = await inSpan('redis observe stock', () =>
+        observeStock(this.d.stores, obj.name, withRoom),
+      ));
     } catch (err) {
       error = `stores: ${messageOf(err)}`;
     }
@@ -121,7 +125,7 @@ export class Reconciler {
     } catch (err) {
       error = `scaling: ${messageOf(err)}`;
     }
-    const observed = { now, generation: obj.generation, preheat, scaling, stock, error };
+    const observed = { now, generation: obj.generation, preheat, scaling, stock, room, error };
     await this.writeStatus(obj, computeStatus(spec, observed, prev));
     if (error) throw new Error(error);
     return requeueAfter(spec, now, this.d.liveRefreshMs);

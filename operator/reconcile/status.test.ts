@@ -24,6 +24,7 @@ const obs = (now: number, over: Partial<Observed> = {}): Observed => ({
   preheat: { ok: true },
   scaling: { ok: true, raised: false },
   stock: { total: 10, remaining: 4, sold: 6, paid: 2 },
+  room: null,
   error: null,
   ...over,
 });
@@ -109,6 +110,20 @@ describe('status (pure)', () => {
     expect(JSON.stringify(reordered)).not.toBe(JSON.stringify(s));
     expect(sameStatus(reordered, s)).toBe(true);
     expect(sameStatus({ ...s, message: 'old' }, s)).toBe(false);
+  });
+
+  it('reports the waiting room as observed, and nothing of one for a sale without it', () => {
+    const room = { waiting: 120, active: 40, admitted: 55 };
+    const s = computeStatus(spec, obs(T('2026-11-11T00:10:00Z'), { room }));
+    expect(s.waitingRoom).toEqual(room);
+    expect(s.stock).toEqual({ total: 10, remaining: 4, sold: 6, paid: 2, drift: 0 });
+    expect(computeStatus(spec, obs(T('2026-11-11T00:10:00Z')))).not.toHaveProperty('waitingRoom');
+    // A count that moved is a status to write; the same counts are not.
+    const moved = computeStatus(spec, obs(T('2026-11-11T00:10:00Z'), { room: { ...room, waiting: 119 } }));
+    expect(sameStatus(s, moved)).toBe(false);
+    expect(sameStatus(s, computeStatus(spec, obs(T('2026-11-11T00:10:00Z'), { room: { ...room } })))).toBe(
+      true,
+    );
   });
 
   it('fails with the reason as the Reconciled condition', () => {

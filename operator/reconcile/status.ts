@@ -1,6 +1,6 @@
 import type { ActivitySpec } from '../../services/core/activity/spec.js';
 import { parseDuration } from '../../services/core/activity/duration.js';
-import type { ActivityStatus, Condition, ConditionType, Phase } from '../model.js';
+import type { ActivityStatus, Condition, ConditionType, Phase, RoomCounts } from '../model.js';
 
 export interface Boundaries {
   preheatAt: number;
@@ -31,6 +31,8 @@ export interface Observed {
   /** `clamped`: what was cut to OPERATOR_MAX_REPLICAS (the floors are raised, to less than asked). */
   scaling: { ok: true; raised: boolean; clamped?: string } | { ok: false; reason: string; message: string };
   stock: { total: number; remaining: number | null; sold: number; paid: number } | null;
+  /** Read with the stock for a sale whose spec has an enabled room; null otherwise. */
+  room: RoomCounts | null;
   error: string | null;
 }
 
@@ -122,6 +124,7 @@ export function computeStatus(spec: ActivitySpec, o: Observed, prev: Condition[]
           },
         }
       : {}),
+    ...(o.room ? { waitingRoom: { ...o.room } } : {}),
     ...(next !== null ? { nextTransitionTime: new Date(next).toISOString() } : {}),
   };
 }
