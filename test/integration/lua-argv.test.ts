@@ -122,7 +122,7 @@ describe('the other scripts', () => {
     const bad: [unknown[], string][] = [
       [['600000:50:500:120000:captcha', hex, hex], 'room'],
       [['600000:0:500:120000:none', hex, hex], 'room'],
-      [['600000:50:100001:120000:none', hex, hex], 'room'],
+      [['600000:50:10001:120000:none', hex, hex], 'room'],
       [['600000:50:500:0:none', hex, hex], 'room'],
       [['-1:50:500:120000:none', hex, hex], 'room'],
       [['600000:50:500:120000', hex, hex], 'room'],

@@ -59,7 +59,7 @@ describe('activity spec', () => {
   it.each([
     ['a room opening before the preheat', { waitingRoom: { enabled: true, opensBefore: '11m' } }],
     ['admitPerSecond 0', { waitingRoom: { enabled: true, admitPerSecond: 0 } }],
-    ['maxActive above 100000', { waitingRoom: { maxActive: 100_001 } }],
+    ['maxActive above 10000', { waitingRoom: { maxActive: 10_001 } }],
     ['a zero admissionTtl', { waitingRoom: { admissionTtl: '0s' } }],
     ['an unknown room challenge', { waitingRoom: { challenge: 'captcha' } }],
     ['an unknown room field', { waitingRoom: { size: 5 } }],

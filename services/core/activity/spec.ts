@@ -44,7 +44,7 @@ export const waitingRoomSchema = z
     enabled: z.boolean().default(false),
     opensBefore: offset.default('10m'),
     admitPerSecond: z.number().int().min(1).max(100_000).default(50),
-    maxActive: z.number().int().min(1).max(100_000).default(500),
+    maxActive: z.number().int().min(1).max(10_000).default(500),
     admissionTtl: duration.default('2m'),
     challenge: z.enum(['none', 'pow']).default('none'),
   })

@@ -21,7 +21,8 @@
                       default ""; challenge in letters, difficulty an integer)
   ARGV[11] room       waiting-room rule: "" (no room) or
                       "<opensBeforeMs>:<admitPerSecond>:<maxActive>:<admissionTtlMs>:<none|pow>" (optional,
-                      default ""; opensBeforeMs >= 0, admitPerSecond and maxActive 1..100000, ttl >= 1)
+                      default ""; opensBeforeMs >= 0, admitPerSecond 1..100000, maxActive 1..10000,
+                      ttl >= 1)
   ARGV[12] seed       the room's seed if it has none yet: 64 lower-case hex digits (needed with a room,
                       else ignored)
   ARGV[13] commit     sha256 of ARGV[12]'s hex text, 64 lower-case hex digits (needed with a room, else
@@ -64,7 +65,7 @@ end
 local room = ARGV[11] or ''
 if room ~= '' then
   local opens, rate, active, ttl, challenge = string.match(room, '^(%d+):(%d+):(%d+):(%d+):(%l+)$')
-  if not (opens and int(opens, 0, 100000000000000) and int(rate, 1, 100000) and int(active, 1, 100000)
+  if not (opens and int(opens, 0, 100000000000000) and int(rate, 1, 100000) and int(active, 1, 10000)
       and int(ttl, 1, 100000000000000) and (challenge == 'none' or challenge == 'pow')) then
     return refuse('room')
   end
