@@ -1,0 +1,126 @@
+// spec.waitingRoom and status.waitingRoom (issue 21) against a real kube-apiserver: defaults are filled,
+// a bad room is refused by the schema or a CEL rule, and the zod schema of `stampede apply` agrees on
+// every case.
+import * as k8s from '@kubernetes/client-node';
+import { activitySpecSchema } from '../../services/core/activity/spec.js';
+import { EnvTest } from '../../rehearsal/envtest.js';
+
+const CRD = new URL('../../k8s/crd/seckillactivities.yaml', import.meta.url).pathname;
+const GVR = { group: 'stampede.dev', version: 'v1alpha1', plural: 'seckillactivities' };
+let env: EnvTest;
+let objects: k8s.CustomObjectsApi;
+const ns = `crd-room-${Date.now()}`;
+let n = 0;
+
+const spec = (waitingRoom?: unknown, over: Record<string, unknown> = {}) => ({
+  product: { sku: 'IPHONE-17-256', name: 'iPhone 17 256 GB', price: '4999.00' },
+  stock: 10,
+  window: { start: '2026-11-11T00:00:00Z', end: '2026-11-11T00:30:00Z' },
+  ...(waitingRoom === undefined ? {} : { waitingRoom }),
+  ...over,
+});
+
+type Stored = { metadata: { name: string }; spec: Record<string, unknown>; status?: Record<string, unknown> };
+
+const create = (body: unknown) =>
+  objects.createNamespacedCustomObject({
+    ...GVR,
+    namespace: ns,
+    body: {
+      apiVersion: 'stampede.dev/v1alpha1',
+      kind: 'SeckillActivity',
+      metadata: { name: `room-${++n}` },
+      spec: body,
+    },
+  }) as Promise<Stored>;
+
+/** The API server's message for a refusal (its JSON body escapes `<`). */
+async function refusal(body: unknown): Promise<string> {
+  const err = await create(body).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(Error);
+  const text = String((err as { body?: string }).body ?? err);
+  try {
+    return (JSON.parse(text) as { message: string }).message;
+  } catch {
+    return text;
+  }
+}
+
+const DEFAULTS = {
+  enabled: false,
+  opensBefore: '10m',
+  admitPerSecond: 50,
+  maxActive: 500,
+  admissionTtl: '2m',
+  challenge: 'none',
+};
+
+beforeAll(async () => {
+  env = await EnvTest.start();
+  await env.apply(CRD);
+  const kc = env.kubeConfig();
+  await kc.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
+  objects = kc.makeApiClient(k8s.CustomObjectsApi);
+}, 120_000);
+afterAll(async () => {
+  await env?.stop();
+});
+
+it('leaves a manifest without waitingRoom without one (existing sales unchanged)', async () => {
+  const created = await create(spec());
+  expect(created.spec.waitingRoom).toBeUndefined();
+  expect(activitySpecSchema.parse(created.spec).waitingRoom).toBeUndefined();
+});
+
+it('fills the defaults like the zod schema does', async () => {
+  const created = await create(spec({ enabled: true }));
+  expect(created.spec.waitingRoom).toEqual({ ...DEFAULTS, enabled: true });
+  expect(activitySpecSchema.parse(spec({ enabled: true })).waitingRoom).toEqual({
+    ...DEFAULTS,
+    enabled: true,
+  });
+  const room = { enabled: true, opensBefore: '0s', admitPerSecond: 1, maxActive: 10000, challenge: 'pow' };
+  const edge = await create(spec(room, { preheat: { leadTime: '1m' } }));
+  expect(edge.spec.waitingRoom).toEqual({ ...room, admissionTtl: '2m' });
+});
+
+it('checks opensBefore against the preheat lead only for an enabled room', async () => {
+  const short = { preheat: { leadTime: '2s' } };
+  const off = await create(spec({}, short));
+  expect(off.spec.waitingRoom).toEqual(DEFAULTS);
+  expect(activitySpecSchema.safeParse(spec({}, short)).success).toBe(true);
+  const equal = await create(spec({ enabled: true, opensBefore: '30m' }, { preheat: { leadTime: '30m' } }));
+  expect(equal.spec.waitingRoom).toMatchObject({ opensBefore: '30m' });
+});
+
+it.each([
+  ['opensBefore after the default preheat lead', { enabled: true, opensBefore: '11m' }, {}],
+  ['the default opensBefore with a short lead', { enabled: true }, { preheat: { leadTime: '2s' } }],
+])('refuses %s (CEL)', async (_what, room, over) => {
+  expect(await refusal(spec(room, over))).toMatch(
+    /spec\.waitingRoom\.opensBefore: .*waitingRoom\.opensBefore must be <= preheat\.leadTime/,
+  );
+  expect(activitySpecSchema.safeParse(spec(room, over)).success).toBe(false);
+});
+
+it.each([
+  ['admitPerSecond 0', { enabled: true, admitPerSecond: 0 }, /waitingRoom.admitPerSecond/],
+  ['maxActive above 10000', { maxActive: 10001 }, /waitingRoom.maxActive/],
+  ['an unknown challenge', { enabled: true, challenge: 'captcha' }, /waitingRoom.challenge/],
+  ['a zero admissionTtl', { admissionTtl: '0s' }, /admissionTtl must be a positive duration/],
+  ['an admissionTtl that is no duration', { admissionTtl: '2 minutes' }, /waitingRoom.admissionTtl/],
+  ['a negative opensBefore', { opensBefore: '-5m' }, /waitingRoom.opensBefore/],
+])('refuses %s', async (_what, room, message) => {
+  expect(await refusal(spec(room))).toMatch(message);
+  expect(activitySpecSchema.safeParse(spec(room)).success).toBe(false);
+});
+
+it('keeps status.waitingRoom counts written through the status subresource', async () => {
+  const created = await create(spec({ enabled: true }));
+  const waitingRoom = { waiting: 3, active: 2, admitted: 5 };
+  const patched = (await objects.patchNamespacedCustomObjectStatus(
+    { ...GVR, namespace: ns, name: created.metadata.name, body: { status: { phase: 'Live', waitingRoom } } },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+  )) as Stored;
+  expect(patched.status?.waitingRoom).toEqual(waitingRoom);
+});
