@@ -22,6 +22,11 @@ export interface BuyHooks {
   say(message: string): void;
   /** The ALTCHA payload for a pow sale; called again (for a fresh solution) after a refusal. */
   solve(): Promise<string>;
+  /**
+   * Where the purchase token comes from instead of `POST …/token`: a waiting room's admission. `fresh`
+   * after a refusal spent the last one.
+   */
+  token?(fresh: boolean): Promise<string>;
 }
 
 const ANSWER_TIMEOUT_MS = 15_000;
@@ -68,7 +73,8 @@ export async function purchase(activity: string, needs: TokenNeeds, hooks: BuyHo
   const key = intentKey(activity);
   let token: string | null = null;
   for (let attempt = 0; ; attempt++) {
-    if (needs.required && !token) {
+    if (needs.required && !token && hooks.token) token = await hooks.token(attempt > 0);
+    else if (needs.required && !token) {
       hooks.say('Getting your purchase token…');
       token = await fetchToken(activity, needs, hooks);
     }

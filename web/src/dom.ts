@@ -18,9 +18,12 @@ export function h<K extends keyof HTMLElementTagNameMap>(
   return el;
 }
 
-/** Screen readers hear status changes through one polite live region. */
-export function announce(message: string): void {
-  const region = document.getElementById('announce');
+/**
+ * Screen readers hear status changes through one polite live region; `urgent` ones (a waiting room's
+ * admission, sold out) through the assertive one, which interrupts.
+ */
+export function announce(message: string, urgent = false): void {
+  const region = document.getElementById(urgent ? 'alert' : 'announce');
   if (region) region.textContent = message;
 }
 

@@ -1,58 +1,15 @@
-// One sale's page: the countdown by the server's clock, the buy button enabled exactly at the start, the
-// challenge (pow sales, solved while the shopper waits), the purchase, then paying before the deadline.
+// One sale's page: the countdown by the server's clock, the buy button enabled exactly at the start (or, for
+// a sale with a waiting room, at the shopper's admission), the challenge (pow sales, solved while the
+// shopper waits), the purchase, then paying before the deadline.
 import { pay, purchase, settledOrder, type Order, type TokenNeeds } from './buy.js';
+import { challengeBox } from './challenge.js';
 import { announce, countdown, h, show, when } from './dom.js';
-import { ApiError, authedFetch, call, serverNow, session, syncClock } from './http.js';
+import { ApiError, call, serverNow, session, syncClock } from './http.js';
+import { roomOf, waitingRoom, type Room } from './room.js';
 import { priceLine, stockLine, type Activity } from './views.js';
 
 type Stock = { remaining: number | null; status: string };
 type Held = { orderId: string; order?: Order };
-
-interface AltchaWidget extends HTMLElement {
-  configure(c: Record<string, unknown>): Promise<void>;
-  reset(): void;
-  verify(): Promise<unknown>;
-}
-
-/** The widget is loaded only for a sale that asks for proof of work: nothing of it before the buy button. */
-function challengeBox(activity: string): { el: HTMLElement; solve: () => Promise<string> } {
-  const el = h(
-    'div',
-    { class: 'challenge' },
-    h('p', { class: 'muted' }, 'This sale checks that you are not a bot.'),
-  );
-  let payload: string | null = null;
-  let waiting: ((p: string) => void) | null = null;
-  const widget = document.createElement('altcha-widget') as AltchaWidget;
-  widget.addEventListener('verified', (ev) => {
-    const p = (ev as CustomEvent<{ payload: string }>).detail.payload;
-    if (waiting) {
-      waiting(p);
-      waiting = null;
-    } else payload = p;
-  });
-  el.append(widget);
-  void import('altcha').then(() =>
-    widget.configure({
-      challenge: `/seckill/${encodeURIComponent(activity)}/challenge`,
-      fetch: authedFetch,
-      auto: 'onload',
-    }),
-  );
-  const solve = (): Promise<string> => {
-    if (payload) {
-      const p = payload;
-      payload = null;
-      return Promise.resolve(p);
-    }
-    return new Promise((resolve) => {
-      waiting = resolve;
-      widget.reset();
-      void widget.verify();
-    });
-  };
-  return { el, solve };
-}
 
 function state(a: Activity, stock: Stock, now: number): string {
   if (a.paused || stock.status === 'paused') return 'paused';
@@ -72,9 +29,10 @@ const STATE_TEXT: Record<string, string> = {
 /** Renders the sale and keeps it current; returns what stops its timers when the shopper leaves. */
 export async function saleView(main: HTMLElement, name: string): Promise<() => void> {
   const base = `/seckill/${encodeURIComponent(name)}`;
-  const [a, needs] = await Promise.all([
+  const [a, needs, roomSummary] = await Promise.all([
     call<Activity>(`/api/activities/${encodeURIComponent(name)}`),
     call<TokenNeeds>(`${base}/token`),
+    roomOf(name),
     syncClock(name),
   ]);
   let stock: Stock = { remaining: a.stock.remaining, status: a.status };
@@ -165,11 +123,29 @@ export async function saleView(main: HTMLElement, name: string): Promise<() => v
     );
     renderOrder();
   };
+  // A sale with a waiting room opens its buy step at the shopper's admission, and only then.
+  const room: Room | null = roomSummary
+    ? waitingRoom(name, roomSummary, {
+        changed(s) {
+          if (s === 'sold_out') stock = { ...stock, remaining: 0 };
+          tick();
+          if (s === 'admitted' && !button.disabled) button.focus();
+        },
+        purchased(orderId) {
+          if (!held) void follow(orderId).catch(() => undefined);
+        },
+      })
+    : null;
   const buy = async () => {
     busy = true;
     tick();
     try {
-      const id = await purchase(name, needs, { say, solve: () => challenge?.solve() ?? Promise.resolve('') });
+      const id = await purchase(name, needs, {
+        say,
+        solve: () => challenge?.solve() ?? Promise.resolve(''),
+        token: room ? (fresh) => room.token(fresh) : undefined,
+      });
+      room?.bought();
       say('Order placed! Waiting for confirmation…');
       void call<Stock>(`${base}/stock`).then(
         (x) => (stock = x),
@@ -214,7 +190,9 @@ export async function saleView(main: HTMLElement, name: string): Promise<() => v
       challengeSlot.replaceChildren(challenge.el);
     }
     challengeSlot.hidden = !open && !busy;
-    button.disabled = busy || Boolean(held) || !session.email || s !== 'live';
+    const shut = room !== null && !room.admitted();
+    button.disabled = busy || Boolean(held) || !session.email || s !== 'live' || shut;
+    room?.tick();
     button.textContent = held ? 'Purchased' : s === 'sold_out' ? 'Sold out' : 'Buy now';
     stockText.textContent = stockLine({ ...a, stock: { ...a.stock, remaining: stock.remaining } });
     if (held?.order) renderOrder();
@@ -237,6 +215,7 @@ export async function saleView(main: HTMLElement, name: string): Promise<() => v
     ),
     clock,
     status,
+    room?.el,
     challengeSlot,
     login,
     button,
@@ -248,5 +227,6 @@ export async function saleView(main: HTMLElement, name: string): Promise<() => v
     clearTimeout(startTimer);
     clearInterval(ticker);
     clearInterval(poller);
+    room?.stop();
   };
 }
