@@ -1,3 +1,4 @@
+import type { RoomFigures } from './room-summary.js';
 import type { SaleRun } from './run.js';
 import type { SaleSummary } from './summary.js';
 
@@ -64,6 +65,32 @@ document.body.setAttribute('data-rendered', 'true');
 
 const esc = (s: string) => s.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
+function roomSection(r: RoomFigures): string {
+  const pct = (n: number | null) => (n === null ? 'n/a' : `${(n * 100).toFixed(1)}%`);
+  const rows: [string, string][] = [
+    ['joined', String(r.joined)],
+    ['pre-queue size', String(r.preQueue)],
+    ['admitted (seen by their shoppers)', `${r.admitted} (${r.admissionsSeen})`],
+    ['no-shows (chose not to buy)', `${r.noShows} (${r.noShowsChosen})`],
+    ['admission to 202, p50 / p99', `${r.admissionTo202Ms.p50} ms / ${r.admissionTo202Ms.p99} ms`],
+    [
+      'units to pre-queue joiners',
+      `${pct(r.preQueueUnitShare)} (${pct(r.preQueueJoinerShare)} of the shoppers)`,
+    ],
+    [
+      'visits ended',
+      Object.entries(r.ends)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', '),
+    ],
+    ['commitment / seed', `${r.commitment} / ${r.seed ?? 'not revealed'}`],
+  ];
+  return `<h2>Waiting room</h2><table id="room">${rows
+    .map(([k, v]) => `<tr><td>${esc(k)}</td><td>${esc(v)}</td></tr>`)
+    .join('')}</table>
+`;
+}
+
 export function htmlReport(summary: SaleSummary, run: SaleRun): string {
   const data = JSON.stringify({ summary, series: series(run) }).replace(/</g, '\\u003c');
   const inv = summary.invariants;
@@ -74,8 +101,10 @@ export function htmlReport(summary: SaleSummary, run: SaleRun): string {
 <h1>Flash sale ${esc(summary.activity)}</h1>
 <p>${summary.requests} requests in ${summary.seconds} s (${summary.requestsPerSecond} req/s); accepted ${summary.accepted} of ${summary.stock};
 latency p50 ${summary.latencyMs.p50} ms, p99 ${summary.latencyMs.p99} ms; paid ${summary.paid}, closed ${summary.closed}.</p>
-<p class="${summary.ok ? 'ok' : 'bad'}">invariants: oversold ${inv.oversold}, duplicate ${inv.duplicate}, lost ${inv.lost}</p>
-<h2>Requests per second by outcome</h2><svg id="rate" width="640" height="200"></svg>
+<p class="${summary.ok ? 'ok' : 'bad'}">invariants: ${Object.entries(inv)
+    .map(([k, n]) => `${esc(k)} ${n}`)
+    .join(', ')}</p>
+${summary.waitingRoom ? roomSection(summary.waitingRoom) : ''}<h2>Requests per second by outcome</h2><svg id="rate" width="640" height="200"></svg>
 <h2>Stock remaining</h2><svg id="stock" width="640" height="200"></svg>
 <h2>Latency</h2><svg id="latency" width="640" height="200"></svg>
 <script type="application/json" id="data">${data}</script>

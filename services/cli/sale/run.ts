@@ -1,3 +1,4 @@
+import type { Visit } from './room-shopper.js';
 import { fetchPurchaseToken, type TokenMode } from './token.js';
 
 export interface Sample {
@@ -21,6 +22,8 @@ export interface SaleRun {
   samples: Sample[];
   stock: StockPoint[];
   seconds: number;
+  /** With --waiting-room: every shopper's visit (room.ts). */
+  visits?: Visit[];
 }
 
 async function purchase(
@@ -56,6 +59,26 @@ async function attempt(
   return { ...(await purchase(url, jwt, t.token)), ...cost };
 }
 
+/** Records the stock every 200 ms (and calls `tick`, the progress bar) until the interval is cleared. */
+export function sampleStock(
+  saleUrl: string,
+  started: number,
+  run: SaleRun,
+  tick: () => void,
+): NodeJS.Timeout {
+  return setInterval(() => {
+    void fetch(`${saleUrl}/stock`).then(
+      async (r) => {
+        const s = (await r.json()) as { remaining?: number };
+        if (typeof s.remaining === 'number')
+          run.stock.push({ t: performance.now() - started, remaining: s.remaining });
+      },
+      () => undefined,
+    );
+    tick();
+  }, 200);
+}
+
 /**
  * Drives the sale: `concurrency` loops take the next attempt (shoppers in turn, each `requestsPerUser` times)
  * until every attempt is made or the duration is over, while a sampler records the stock every 200 ms.
@@ -73,17 +96,7 @@ export async function runSale(
   const run: SaleRun = { samples: [], stock: [], seconds: 0 };
   const url = `${seckillUrl}/seckill/${activity}`;
   let next = 0;
-  const sampler = setInterval(() => {
-    void fetch(`${url}/stock`).then(
-      async (r) => {
-        const s = (await r.json()) as { remaining?: number };
-        if (typeof s.remaining === 'number')
-          run.stock.push({ t: performance.now() - started, remaining: s.remaining });
-      },
-      () => undefined,
-    );
-    progress(run.samples.length, total, run);
-  }, 200);
+  const sampler = sampleStock(url, started, run, () => progress(run.samples.length, total, run));
   const worker = async () => {
     while (next < total && performance.now() < deadline) {
       const i = next++;

@@ -10,7 +10,20 @@ export interface Settled {
   byStatus: Record<string, number>;
   rows: number;
   remaining: number | null;
-  invariants: { oversold: number; duplicate: number; lost: number };
+  invariants: Invariants;
+}
+
+export interface Invariants {
+  oversold: number;
+  duplicate: number;
+  lost: number;
+  /**
+   * Units Redis does not hold although no order keeps them (or holds twice): |stock − paid and pending
+   * units − Redis remaining| once every closed order's unit was given back.
+   */
+  unreturned: number;
+  /** With a waiting room: orders whose buyer the room never admitted (each purchase needs an admission). */
+  unadmitted?: number;
 }
 
 async function until(probe: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
@@ -20,6 +33,23 @@ async function until(probe: () => Promise<boolean>, timeoutMs: number): Promise<
     await new Promise((r) => setTimeout(r, 100));
   }
   return false;
+}
+
+/** Closed or failed orders whose unit the stock outbox has not given back to Redis yet. */
+const owedOf = async (db: Sequelize, activity: string): Promise<number> => {
+  const [r] = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM orders o JOIN seckill_activities a ON a.id = o.activity_id
+     WHERE a.name = $1 AND o.status IN ('closed', 'failed') AND o.stock_returned_at IS NULL`,
+    { bind: [activity], type: QueryTypes.SELECT },
+  );
+  return r?.n ?? 0;
+};
+
+/** Buyers among `userIds` the room has no admission for (the admits hash keeps every one made). */
+async function unadmitted(redis: RedisClient, key: string, userIds: string[]): Promise<number> {
+  if (userIds.length === 0) return 0;
+  const expiries = await redis.hmget(key, ...userIds);
+  return expiries.filter((e) => e === null).length;
 }
 
 const rowsOf = (db: Sequelize, activity: string) =>
@@ -37,7 +67,7 @@ export async function settleSale(
   activity: string,
   run: SaleRun,
   tokens: string[],
-  o: { stock: number; payShare: number; paymentWindowSeconds: number },
+  o: { stock: number; payShare: number; paymentWindowSeconds: number; room: boolean },
 ): Promise<Settled> {
   const accepted = run.samples.filter((s) => s.outcome === 'accepted');
   const ids = new Set(accepted.map((s) => s.orderId as string));
@@ -74,6 +104,7 @@ export async function settleSale(
     (o.paymentWindowSeconds + 30) * 1000,
   );
 
+  await until(async () => (await owedOf(d.db, activity)) === 0, 30_000);
   const rows = await rowsOf(d.db, activity);
   const byStatus: Record<string, number> = {};
   for (const r of rows) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
@@ -81,7 +112,8 @@ export async function settleSale(
     .filter((r) => r.status === 'paid' || r.status === 'pending_payment')
     .reduce((n, r) => n + r.quantity, 0);
   const have = new Set(rows.map((r) => r.id));
-  const remaining = await d.redis.get(activityKeys(d.prefix, activity).stock);
+  const keys = activityKeys(d.prefix, activity);
+  const remaining = await d.redis.get(keys.stock);
   return {
     drainSeconds,
     paid: answers.filter((s) => s === 200).length,
@@ -93,6 +125,10 @@ export async function settleSale(
       oversold: Math.max(0, live - o.stock),
       duplicate: rows.length - new Set(rows.map((r) => r.user_id)).size + (accepted.length - ids.size),
       lost: [...ids].filter((id) => !have.has(id)).length,
+      unreturned: Math.abs(o.stock - live - Number(remaining)),
+      ...(o.room
+        ? { unadmitted: await unadmitted(d.redis, keys.admits, [...new Set(rows.map((r) => r.user_id))]) }
+        : {}),
     },
   };
 }

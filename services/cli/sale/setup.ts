@@ -7,6 +7,8 @@ import type { SaleOptions } from './options.js';
 
 export interface Prepared {
   activity: string;
+  /** window.start (epoch ms). */
+  startMs: number;
   tokens: string[];
   userIds: string[];
 }
@@ -24,15 +26,28 @@ export async function prepareSale(
   o: SaleOptions,
 ): Promise<Prepared> {
   const activity = `sale-${Date.now().toString(36)}`;
-  const now = Date.now();
+  const room = o.waitingRoom;
+  // Without a room the sale is on already; with one it starts a few seconds ahead, its pre-queue open now.
+  const start = Date.now() + (room ? room.startsInSeconds * 1000 : -1000);
   const spec = activitySpecSchema.parse({
     product: { sku: `DEMO-${activity}`, name: 'Stampede demo', originalPrice: '99.00', price: '9.90' },
     stock: o.stock,
     window: {
-      start: new Date(now - 1000).toISOString(),
-      end: new Date(now + (o.durationSeconds + 600) * 1000).toISOString(),
+      start: new Date(start).toISOString(),
+      end: new Date(start + (o.durationSeconds + 600) * 1000).toISOString(),
     },
     paymentWindow: `${o.paymentWindowSeconds}s`,
+    ...(room
+      ? {
+          waitingRoom: {
+            enabled: true,
+            opensBefore: '10m',
+            admitPerSecond: room.admitPerSecond,
+            maxActive: room.maxActive,
+            admissionTtl: `${room.admissionTtlSeconds}s`,
+          },
+        }
+      : {}),
     ...(o.purchaseToken === 'none'
       ? {}
       : {
@@ -54,5 +69,5 @@ export async function prepareSale(
   const signed = await Promise.all(
     userIds.map((userId) => tokens.sign({ userId, role: 'user', emailVerified: true })),
   );
-  return { activity, tokens: signed, userIds };
+  return { activity, startMs: start, tokens: signed, userIds };
 }

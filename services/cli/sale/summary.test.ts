@@ -21,7 +21,7 @@ const settled = {
   byStatus: { paid: 1, closed: 1 },
   rows: 2,
   remaining: 1,
-  invariants: { oversold: 0, duplicate: 0, lost: 0 },
+  invariants: { oversold: 0, duplicate: 0, lost: 0, unreturned: 0 },
 };
 
 describe('sale summary (pure)', () => {
@@ -44,9 +44,14 @@ describe('sale summary (pure)', () => {
     });
     expect(s.histogram.reduce((n, h) => n + h.count, 0)).toBe(3);
     expect(formatSummary(s)).toMatch(/oversold 0 ✓ {3}duplicate 0 ✓ {3}lost 0 ✓/);
-    const broken = summarize('x', o, run, { ...settled, invariants: { oversold: 0, duplicate: 0, lost: 1 } });
+    expect(s.waitingRoom).toBeNull();
+    const broken = summarize('x', o, run, { ...settled, invariants: { ...settled.invariants, lost: 1 } });
     expect(broken.ok).toBe(false);
     expect(formatSummary(broken)).toMatch(/lost 1 ✗/);
+    const unreturned = { ...settled.invariants, unreturned: 2, unadmitted: 0 };
+    const r = summarize('x', o, run, { ...settled, invariants: unreturned });
+    expect(r.ok).toBe(false);
+    expect(formatSummary(r)).toMatch(/unreturned 2 ✗ {3}unadmitted 0 ✓/);
   });
 
   it('buckets the series for the report', () => {
@@ -72,5 +77,23 @@ describe('sale summary (pure)', () => {
     expect(() => parseSaleOptions(['--pay-share', '2'])).toThrow(/pay-share/);
     expect(() => parseSaleOptions(['--users', '0'])).toThrow(/users/);
     expect(() => parseSaleOptions(['--colour'])).toThrow();
+  });
+
+  it('parses the waiting room options, refusing room flags without --waiting-room', () => {
+    expect(parseSaleOptions([]).waitingRoom).toBeNull();
+    expect(parseSaleOptions(['--waiting-room']).waitingRoom).toEqual({
+      startsInSeconds: 5,
+      arrivalSeconds: 7,
+      admitPerSecond: 20,
+      maxActive: 50,
+      admissionTtlSeconds: 10,
+      noShowShare: 0.1,
+    });
+    expect(
+      parseSaleOptions(['--waiting-room', '--starts-in', '8', '--arrival', '2']).waitingRoom,
+    ).toMatchObject({ startsInSeconds: 8, arrivalSeconds: 2 });
+    expect(() => parseSaleOptions(['--starts-in', '3'])).toThrow(/needs --waiting-room/);
+    expect(() => parseSaleOptions(['--waiting-room', '--purchase-token', 'pow'])).toThrow(/admission/);
+    expect(() => parseSaleOptions(['--waiting-room', '--no-show-share', '1.5'])).toThrow(/no-show-share/);
   });
 });

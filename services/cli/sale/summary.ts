@@ -1,11 +1,10 @@
 import type { SaleOptions } from './options.js';
+import { percentile } from './percentile.js';
+import { formatRoom, roomFigures, type RoomAnswer, type RoomFigures } from './room-summary.js';
 import type { SaleRun } from './run.js';
-import type { Settled } from './settle.js';
+import type { Invariants, Settled } from './settle.js';
 
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
-}
+export { percentile };
 
 export interface SaleSummary {
   activity: string;
@@ -22,13 +21,15 @@ export interface SaleSummary {
   closed: number;
   drainSeconds: number | null;
   redisRemaining: number | null;
-  invariants: { oversold: number; duplicate: number; lost: number };
+  invariants: Invariants;
   ok: boolean;
   /**
    * What the purchase token cost each attempt (`--purchase-token`): getting it (ms, challenge and proof of
    * work included) and of that the proof of work alone; null for a sale without tokens.
    */
   purchaseToken: { mode: string; tokenMs: Quantiles; solveMs: Quantiles } | null;
+  /** With --waiting-room: the room's figures (room-summary.ts); null without a room. */
+  waitingRoom: RoomFigures | null;
 }
 
 interface Quantiles {
@@ -45,7 +46,13 @@ function quantiles(values: (number | undefined)[]): Quantiles {
   return { p50: round(percentile(sorted, 50)), p99: round(percentile(sorted, 99)) };
 }
 
-export function summarize(activity: string, o: SaleOptions, run: SaleRun, s: Settled): SaleSummary {
+export function summarize(
+  activity: string,
+  o: SaleOptions,
+  run: SaleRun,
+  s: Settled,
+  room: RoomAnswer | null = null,
+): SaleSummary {
   const outcomes: Record<string, number> = {};
   for (const x of run.samples) outcomes[x.outcome] = (outcomes[x.outcome] ?? 0) + 1;
   const lat = run.samples.map((x) => x.ms).sort((a, b) => a - b);
@@ -53,7 +60,7 @@ export function summarize(activity: string, o: SaleOptions, run: SaleRun, s: Set
     upToMs,
     count: lat.filter((v) => v <= upToMs && (i === 0 || v > (BUCKETS[i - 1] as number))).length,
   }));
-  const ok = s.invariants.oversold === 0 && s.invariants.duplicate === 0 && s.invariants.lost === 0;
+  const ok = Object.values(s.invariants).every((n) => n === 0);
   return {
     activity,
     requests: run.samples.length,
@@ -84,6 +91,7 @@ export function summarize(activity: string, o: SaleOptions, run: SaleRun, s: Set
             tokenMs: quantiles(run.samples.map((x) => x.tokenMs)),
             solveMs: quantiles(run.samples.map((x) => x.solveMs)),
           },
+    waitingRoom: room ? roomFigures(run.visits ?? [], room) : null,
   };
 }
 
@@ -101,6 +109,7 @@ export function formatSummary(x: SaleSummary): string {
       .map(([k, v]) => `  ${k.padEnd(20)} ${String(v).padStart(8)}`),
     '',
     `accepted ${x.accepted} of ${x.stock} in stock (units returned by payment timeouts can sell again)`,
+    ...(x.waitingRoom ? formatRoom(x.waitingRoom) : []),
     `latency ms  p50 ${x.latencyMs.p50}  p90 ${x.latencyMs.p90}  p99 ${x.latencyMs.p99}  max ${x.latencyMs.max}`,
     ...(x.purchaseToken
       ? [
@@ -120,7 +129,9 @@ export function formatSummary(x: SaleSummary): string {
       .join(', ')}`,
     `paid ${x.paid}, closed by payment timeout ${x.closed}, pipeline drained in ${x.drainSeconds ?? 'n/a'} s, Redis remaining ${x.redisRemaining}`,
     '',
-    `invariants  oversold ${mark(x.invariants.oversold)}   duplicate ${mark(x.invariants.duplicate)}   lost ${mark(x.invariants.lost)}`,
+    `invariants  ${Object.entries(x.invariants)
+      .map(([k, n]) => `${k} ${mark(n)}`)
+      .join('   ')}`,
   ];
   return lines.join('\n');
 }
