@@ -1,6 +1,7 @@
 // One shopper's visit to a sale behind a waiting room (docs/waiting-room.md), as a shopper's page makes it:
 // join, poll the place until admitted (or told the sale is over for them), buy once with the admission's
 // purchase token, pay. `stampede sale --waiting-room` and `npm run bench` drive crowds of these.
+import { send, type Reply } from './http.js';
 
 /** What `POST /seckill/:activity/queue` and `GET …/queue/me` answer (the fields a shopper reads). */
 export interface QueueStatus {
@@ -55,11 +56,7 @@ export class Gate {
   }
 }
 
-export interface Answer {
-  status: number;
-  body: Record<string, unknown>;
-  retryAfterMs: number;
-}
+export type Answer = Reply;
 
 export interface VisitOptions {
   /** `<seckill>/seckill/<activity>` */
@@ -112,20 +109,13 @@ async function ask(o: VisitOptions, kind: Kind, path: string, headers = {}): Pro
   const method = kind === 'poll' ? 'GET' : 'POST';
   const run = async (): Promise<Answer> => {
     const t0 = performance.now();
-    let a: Answer;
-    try {
-      const r = await fetch(`${o.saleUrl}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${o.jwt}`, ...headers },
-        ...(method === 'POST' ? { body: '{}' } : {}),
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-      });
-      const body = (await r.json().catch(() => ({}))) as Record<string, unknown>;
-      const retry = Number(r.headers.get('retry-after'));
-      a = { status: r.status, body, retryAfterMs: retry > 0 ? retry * 1000 : 500 };
-    } catch {
-      a = { status: 0, body: { code: 'network_error' }, retryAfterMs: 500 };
-    }
+    const all = { authorization: `Bearer ${o.jwt}`, ...headers };
+    const body = method === 'POST' ? '{}' : undefined;
+    const a: Answer = await send(`${o.saleUrl}${path}`, method, all, body, REQUEST_TIMEOUT_MS).catch(() => ({
+      status: 0,
+      body: { code: 'network_error' },
+      retryAfterMs: 500,
+    }));
     o.record(outcomeOf(kind, a), t0, performance.now() - t0, a);
     return a;
   };
