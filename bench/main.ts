@@ -1,6 +1,7 @@
 // `npm run bench`: one run, the same wrk load (one thread, BENCH_CONNECTIONS keep-alive connections, the
 // next shopper's token on every request) against a bare node:http hello, an Express hello and the
-// processes `npm start` runs: a sale-shaped crowd, a sold-out hammer and the success path, and what
+// processes `npm start` runs: a sale-shaped crowd, a sold-out hammer and the success path, the waiting
+// room's joins and status polls (bench/room.ts) and a sale behind it (bench/room-sale.ts), and what
 // tracing and the cluster-wide limits cost (bench/costs.ts). Each purchase
 // scenario is checked (no oversell, no duplicate, every 202 a row); figures are printed last as
 // `name: value`, ratios against the bare node:http hello of the same run.
@@ -17,6 +18,9 @@ import { dropBenchPrefix } from './cleanup.js';
 import { serve } from './load.js';
 import { limitsCost, onPlatform, tracingCost } from './costs.js';
 import { preflight } from './preflight.js';
+import { queueScenarios, type QueueFigures } from './room.js';
+import { roomSale, type RoomSale } from './room-sale.js';
+import { roomLines } from './room-report.js';
 import {
   broken,
   createActivity,
@@ -31,7 +35,10 @@ import { ensureWrk, wrk, writeTokens, type WrkResult } from './wrk.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const DURATION = Number(process.env.BENCH_DURATION ?? 10);
-/** BENCH_ONLY: a comma list of worker, hello, sale, soldout, token, ok, traced, limits (empty: everything). */
+/**
+ * BENCH_ONLY: a comma list of worker, hello, sale, soldout, token, ok, queue (joins and polls), roomsale,
+ * traced, limits (empty: everything).
+ */
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').filter(Boolean);
 const wanted = (part: string) =>
   ONLY.length === 0 || ONLY.includes(part) || (ONLY.includes('http') && part !== 'worker');
@@ -69,6 +76,20 @@ async function tokenScenarios(c: BenchContext, crowd: string[]): Promise<Record<
 
 const NONE = { oversold: 0, duplicate: 0, lost: 0, unannounced: 0 };
 
+/** What runs on the main platform: the purchase scenarios, then the waiting room's. */
+interface OnMain {
+  p: Record<string, Checked>;
+  queue: QueueFigures;
+  roomSale?: RoomSale;
+}
+
+async function onMain(c: BenchContext): Promise<OnMain> {
+  const p = ['sale', 'soldout', 'token', 'ok'].some(wanted) ? await purchases(c) : {};
+  const queue = wanted('queue') ? await queueScenarios(c) : {};
+  const joins = queue.join ? queue.join.placed / DURATION : undefined;
+  return { p, queue, ...(wanted('roomsale') ? { roomSale: await roomSale(c, joins) } : {}) };
+}
+
 async function purchases(c: BenchContext): Promise<Record<string, Checked>> {
   await createActivity(c, WARM_ACTIVITY, 100_000_000);
   const crowd = await signTokens(c.tokens, 20_000, 's');
@@ -92,8 +113,10 @@ function report(
   hellos: Record<string, WrkResult>,
   p: Record<string, Checked>,
   w: WorkerFigures | undefined,
+  room: Omit<OnMain, 'p'>,
 ): void {
-  for (const [name, r] of Object.entries({ ...hellos, ...p })) console.log(`# ${name}: ${JSON.stringify(r)}`);
+  const all = { ...hellos, ...p, ...room.queue, ...(room.roomSale ? { room_sale: room.roomSale } : {}) };
+  for (const [name, r] of Object.entries(all)) console.log(`# ${name}: ${JSON.stringify(r)}`);
   const f = (n: number | undefined) => (n ?? 0).toFixed(2);
   const bare = hellos.bare?.rps ?? 0;
   const ratio = (n: number | undefined) => f(bare && n !== undefined ? n / bare : 0);
@@ -160,6 +183,7 @@ function report(
       ]);
   lines.push(...perUnit(p.ok, p.ok?.accepted ?? 0, 'ok_per_order'));
   lines.push(...perUnit(p.soldout, p.soldout?.load.requests ?? 0, 'soldout_per_answer'));
+  lines.push(...roomLines(room.queue, room.roomSale, hellos.bare, DURATION));
   for (const [k, v] of lines) console.log(`${k}: ${v}`);
 }
 
@@ -177,6 +201,7 @@ async function main(): Promise<void> {
   const tokens = new TokenService(config.jwtSecret);
   const hellos: Record<string, WrkResult> = {};
   let p: Record<string, Checked> = {};
+  let room: Omit<OnMain, 'p'> = { queue: {} };
   let w: WorkerFigures | undefined;
   try {
     if (wanted('worker'))
@@ -203,8 +228,8 @@ async function main(): Promise<void> {
       DATABASE_SCHEMA: schema,
       JWT_SECRET: config.jwtSecret,
     };
-    if (['sale', 'soldout', 'token', 'ok'].some(wanted)) {
-      p = await onPlatform(platformEnv, (seckillUrl) => purchases({ ...base, seckillUrl }));
+    if (['sale', 'soldout', 'token', 'ok', 'queue', 'roomsale'].some(wanted)) {
+      ({ p, ...room } = await onPlatform(platformEnv, (seckillUrl) => onMain({ ...base, seckillUrl })));
     }
     if (wanted('traced')) Object.assign(p, await tracingCost(base, platformEnv));
     if (wanted('limits')) Object.assign(p, await limitsCost(base, platformEnv));
@@ -216,8 +241,9 @@ async function main(): Promise<void> {
     redis.disconnect();
     rmSync(dir, { recursive: true, force: true });
   }
-  report(hellos, p, w);
-  const failures = Object.entries(p).flatMap(([name, r]) => broken(name, r));
+  report(hellos, p, w, room);
+  const checked = { ...p, ...(room.roomSale ? { room_sale: room.roomSale } : {}) };
+  const failures = Object.entries(checked).flatMap(([name, r]) => broken(name, r));
   for (const f of failures) console.error(`bench: ${f}`);
   if (failures.length) process.exit(1);
 }

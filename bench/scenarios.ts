@@ -31,7 +31,14 @@ export interface Checked {
   drainSeconds: number;
   /** Cores each component used while the load ran (bench/cpu.ts). */
   cores: Record<string, number>;
-  invariants: { oversold: number; duplicate: number; lost: number; unannounced: number };
+  invariants: {
+    oversold: number;
+    duplicate: number;
+    lost: number;
+    unannounced: number;
+    /** A sale behind a waiting room: rows whose buyer the room never admitted. */
+    unadmitted?: number;
+  };
 }
 
 export async function createActivity(
@@ -41,11 +48,12 @@ export async function createActivity(
   extra: Record<string, unknown> = {},
 ): Promise<void> {
   const now = Date.now();
+  // `extra` may move the window (a waiting room's sale starts ahead), never the product or the stock.
   const spec = activitySpecSchema.parse({
+    window: { start: new Date(now - 60_000).toISOString(), end: new Date(now + 3_600_000).toISOString() },
     ...extra,
     product: { sku: `BENCH-${name}`, name: `bench ${name}`, price: '1.00' },
     stock,
-    window: { start: new Date(now - 60_000).toISOString(), end: new Date(now + 3_600_000).toISOString() },
     // No order may close during the run: the invariants compare 202s with rows.
     paymentWindow: '1h',
   });
@@ -87,7 +95,7 @@ const rowCount = async (db: Sequelize, activity: string) => {
 };
 
 /** Waits (bounded) for the rows, timing the drain from the end of the load. */
-async function settle(
+export async function settle(
   c: BenchContext,
   activity: string,
   stock: number,

@@ -54,12 +54,18 @@ export interface WrkLoad {
   tokensFile?: string;
   connections: number;
   durationSeconds: number;
+  /** POST (the default: purchases, joins) or GET (status polls); GET needs a tokens file. */
+  method?: 'GET' | 'POST';
 }
 
-/** One thread (the issue's measurement), keep-alive connections, the shopper script's POSTs. */
+/** One thread (the issue's measurement), keep-alive connections, the shopper script's requests. */
 export async function wrk(o: WrkLoad): Promise<WrkResult> {
   const args = ['-t1', `-c${o.connections}`, `-d${o.durationSeconds}s`, '--latency', '--timeout', '10s'];
   args.push('-s', SCRIPT, o.url, '--', o.path, ...(o.tokensFile ? [o.tokensFile] : []));
+  if (o.method === 'GET') {
+    if (!o.tokensFile) throw new Error('a GET load needs a tokens file');
+    args.push('GET');
+  }
   const { stdout } = await run('wrk', args, { maxBuffer: 8 << 20 });
   const line = /WRK_JSON (\{.*\})/.exec(stdout)?.[1];
   if (!line) throw new Error(`wrk printed no summary:\n${stdout}`);
