@@ -24,7 +24,7 @@ afterAll(async () => {
   await p?.cleanup();
 });
 
-it('runs a sale, reports it as JSON with zero oversold, duplicate and lost, and draws an HTML report', async () => {
+it('runs a sale, reports it as JSON with zero oversold, duplicate, lost and unreturned, and draws an HTML report', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sale-'));
   const report = join(dir, 'report.html');
   const args = [
