@@ -52,7 +52,8 @@ export function buildRoom(p: RoomParts): { admitter: Admitter } {
     challenges: p.challenges,
     metrics,
     joinLimiter: p.limiter('queue', [{ name: 'per-user', count: config.ratePerUser, periodMs: 1000 }]),
-    pollsPerSecond: config.ratePerUser,
+    pollsPerUser: config.ratePerUser,
+    pollsPerIp: config.ratePerIp,
   });
   const admitter = new Admitter({
     redis: p.redis,

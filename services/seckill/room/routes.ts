@@ -29,8 +29,12 @@ export interface RoomRouteDeps {
   metrics: RoomMetrics;
   /** Joins, cluster-wide per user (SECKILL_RATE_PER_USER): a join writes to Redis. */
   joinLimiter: ClusterLimiter;
-  /** Status polls per user or IP per second in this process: they cost no Redis call, only CPU. */
-  pollsPerSecond: number;
+  /**
+   * Status polls per second in this process, per user (SECKILL_RATE_PER_USER) and, for the routes that
+   * need no login, per client IP (SECKILL_RATE_PER_IP): they cost no Redis call, only CPU. 0 = no limit.
+   */
+  pollsPerUser: number;
+  pollsPerIp: number;
 }
 
 const TICKET = /^[A-Za-z0-9_-]{22}$/;
@@ -53,9 +57,10 @@ async function roomActivity(d: RoomRouteDeps, req: Request): Promise<StoredActiv
  * admission: the purchase stays one script call.
  */
 export function mountRoomRoutes(app: Express, d: RoomRouteDeps): void {
-  const polls = new RateLimiter(d.pollsPerSecond);
+  const perUser = new RateLimiter(d.pollsPerUser);
+  const perIp = new RateLimiter(d.pollsPerIp);
   const poll = (key: string): void => {
-    const wait = polls.take(key);
+    const wait = key.startsWith('u:') ? perUser.take(key) : perIp.take(key);
     if (wait) throw new AppError(ErrorCode.RATE_LIMITED, 'status polled too often', { retryAfter: wait });
   };
   const withToken = (s: QueueStatus, userId: string): QueueStatus => {
@@ -123,6 +128,7 @@ export function mountRoomRoutes(app: Express, d: RoomRouteDeps): void {
       admitted: r.admitted,
       noShows: r.noShows,
       admitRate: rate ?? room?.admitPerSecond ?? 0,
+      challenge: room?.challenge ?? 'none',
       commitment: r.commit,
       ...(r.seed ? { seed: r.seed } : {}),
     });
