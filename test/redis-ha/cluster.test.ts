@@ -1,7 +1,8 @@
 // Redis Cluster mode against three real masters started by the test: ten activities spread over the slots
 // sell exactly their stock through the seckill (and become exactly that many rows through the worker),
 // stock events published by scripts on any node reach a subscription held on one node, scripts load on
-// each node again after SCRIPT FLUSH, and a purchase after one activity's slot was moved follows MOVED.
+// each node again after SCRIPT FLUSH, a purchase after one activity's slot was moved follows MOVED, and a
+// waiting room on each master admits and sells exactly its units.
 import { Cluster } from 'ioredis';
 import { QueryTypes } from 'sequelize';
 import { applyActivity } from '../../services/core/activity/apply.js';
@@ -283,6 +284,61 @@ it(
     expect(new Set(after.other)).toEqual(new Set(['409 SOLD_OUT']));
     expect(await dstC.get(stockKey)).toBe('0');
     await waitFor(async () => (await ordersOf(pg.db, a.name)).length === 40, `rows of ${a.name}`, 60_000);
+  },
+  T,
+);
+
+it(
+  'runs a waiting room per master unchanged: joins, admissions and purchases with the admission token',
+  async () => {
+    const names = await spreadNames(3);
+    const now = Date.now();
+    for (const name of names) {
+      const spec = activitySpecSchema.parse({
+        product: { sku: `SKU-${name}`, name: 'Cluster room product', price: '10.00' },
+        stock: 5,
+        window: { start: new Date(now - 60_000).toISOString(), end: new Date(now + 3_600_000).toISOString() },
+        paymentWindow: '15m',
+        waitingRoom: { enabled: true, opensBefore: '0s', admitPerSecond: 1000, maxActive: 100 },
+      });
+      await applyActivity(pg.db, redis, prefix, name, spec);
+    }
+    const users = Array.from({ length: 8 }, (_, i) => `room-shopper-${i}`);
+    for (const name of names) {
+      const accepted = new Set<string>();
+      const states: string[] = [];
+      for (const u of users) {
+        const token = await tokens.sign({ userId: u, role: 'user' });
+        expect((await call(seckill.url, `/seckill/${name}/queue`, { method: 'POST', token })).status).toBe(
+          200,
+        );
+      }
+      for (const u of users) {
+        const token = await tokens.sign({ userId: u, role: 'user' });
+        const s = await waitFor(
+          async () => {
+            const r = await call(seckill.url, `/seckill/${name}/queue/me`, { token });
+            return r.body.state === 'admitted' || r.body.state === 'sold_out' ? r.body : null;
+          },
+          `${u} admitted or told sold out in ${name}`,
+          60_000,
+        );
+        states.push(String(s.state));
+        if (s.state !== 'admitted') continue;
+        const purchaseToken = (s.admission as { token: string }).token;
+        const b = await call(seckill.url, `/seckill/${name}`, {
+          token,
+          body: {},
+          headers: { 'purchase-token': purchaseToken },
+        });
+        expect(b.status).toBe(202);
+        accepted.add(String(b.body.orderId));
+      }
+      // Five units: five admitted and bought, the other three told sold out.
+      expect(states.filter((s) => s === 'admitted')).toHaveLength(5);
+      expect(accepted.size).toBe(5);
+      await waitFor(async () => (await ordersOf(pg.db, name)).length === 5, `rows of ${name}`, 60_000);
+    }
   },
   T,
 );
