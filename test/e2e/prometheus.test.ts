@@ -1,5 +1,6 @@
 // The dashboards read by a real Prometheus (Debian's 2.42): `npm start`'s processes and the operator (on a
-// real kube-apiserver, reconciling a SeckillActivity) are scraped every second while `npx stampede sale`
+// real kube-apiserver, reconciling a SeckillActivity) are scraped every second while `npx stampede sale` (and a
+// second one with --waiting-room, for the room panels)
 // runs; then every `expr` of every panel of every dashboard, with the dashboards' variables filled in as
 // Grafana fills them, goes through Prometheus' HTTP API and must answer a non-empty, finite result.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -175,6 +176,7 @@ interface SaleSummary {
   accepted: number;
   closed: number;
   orders: { rows: number };
+  waitingRoom: { admitted: number } | null;
 }
 
 it('answers every panel query of every dashboard with data after a sale', async () => {
@@ -185,21 +187,38 @@ it('answers every panel query of every dashboard with data after a sale', async 
   await cluster.waitPhase(operated, 'Live', 30_000);
   const sale = await runSale();
   expect(sale.closed).toBeGreaterThan(0);
-  const end = await ingested(sale, operated);
+  // A second sale behind a waiting room, for the room's panels (issue 21).
+  const roomSale = await runSale([
+    '--waiting-room',
+    '--stock',
+    '10',
+    '--users',
+    '60',
+    '--requests-per-user',
+    '1',
+  ]);
+  expect(roomSale.waitingRoom?.admitted).toBeGreaterThan(0);
+  const end = await ingested(sale, operated, roomSale);
 
   const { failures, results } = await evaluateDashboards(start, end);
   console.log(`prometheus.test: ${results.size} panel queries evaluated over ${Math.round(end - start)} s`);
   expect(failures).toEqual([]);
   expect(results.size).toBe(loadDashboards().reduce((n, [f, d]) => n + panelQueries(f, d).length, 0));
-  // The headline figure is exact: a sale that sells out within one scrape still shows every purchase.
-  expect(results.get('sale.json #2 "Accepted purchases" A')?.map(last)).toEqual([sale.accepted]);
+  // The headline figure is exact: a sale that sells out within one scrape still shows every purchase (the
+  // dashboard's "All" sums both sales).
+  expect(results.get('sale.json #2 "Accepted purchases" A')?.map(last)).toEqual([
+    sale.accepted + roomSale.accepted,
+  ]);
   // Every sale answers accepted and sold_out in bulk within its first scrape: their latency still shows.
   const byOutcome = results.get('sale.json #4 "p99 latency by outcome" A') ?? [];
   expect(byOutcome.map((x) => x.metric.outcome)).toEqual(expect.arrayContaining(['accepted', 'sold_out']));
 }, 240_000);
 
-/** `npx stampede sale --json` against the platform: 1200 requests for 40 units, half the orders time out. */
-async function runSale(): Promise<SaleSummary> {
+/**
+ * `npx stampede sale --json` against the platform: by default 1200 requests for 40 units, half the orders
+ * time out; `over` options come after the defaults and win.
+ */
+async function runSale(over: string[] = []): Promise<SaleSummary> {
   const { stdout } = await run(
     process.execPath,
     [
@@ -210,6 +229,7 @@ async function runSale(): Promise<SaleSummary> {
       ...['--pay-share', '0.5', '--payment-window', '2'],
       ...['--seckill-url', `http://127.0.0.1:${platform.ports.seckill}`],
       ...['--api-url', `http://127.0.0.1:${platform.ports.api}`],
+      ...over,
     ],
     {
       env: { ...process.env, STAMPEDE_PREFIX: platform.prefix, DATABASE_SCHEMA: platform.schema },
@@ -224,8 +244,13 @@ async function runSale(): Promise<SaleSummary> {
  * operator's phase), then answers an end of range that a later scrape of every target has passed, so the
  * range's last step sees everything the conditions saw.
  */
-async function ingested(sale: SaleSummary, operated: string): Promise<number> {
+async function ingested(sale: SaleSummary, operated: string, roomSale: SaleSummary): Promise<number> {
   const wanted: [string, number][] = [
+    [
+      `sum(stampede_queue_admitted_total{activity="${roomSale.activity}"})`,
+      roomSale.waitingRoom?.admitted ?? 1,
+    ],
+    [`sum(stampede_queue_wait_seconds_count{activity="${roomSale.activity}"})`, 1],
     [`sum(stampede_purchase_requests_total{activity="${sale.activity}"})`, sale.requests],
     ['sum(stampede_orders_persisted_total)', sale.orders.rows],
     ['sum(stampede_orders_closed_total)', sale.closed],
