@@ -25,6 +25,11 @@ const ADMIT_PER_SECOND = Number(process.env.BENCH_ROOM_ADMIT_PER_SECOND ?? 50);
 const ARRIVAL_MS = 8000;
 /** The admission's TTL (the doc's default): a shopper polls at most every 5 s, well within it. */
 const ADMISSION_TTL_MS = 120_000;
+/**
+ * Requests the crowd keeps in flight (BENCH_ROOM_IN_FLIGHT): thousands of browsers poll at the opening at
+ * once, so the crowd is not held to wrk's 64 connections.
+ */
+const IN_FLIGHT = Number(process.env.BENCH_ROOM_IN_FLIGHT ?? 256);
 
 export interface RoomSale extends Checked {
   room: RoomFigures;
@@ -69,7 +74,7 @@ export async function roomSale(c: BenchContext, joinsPerSecond?: number): Promis
   const startMs = Date.now() + arrivalMs * 0.75;
   await createActivity(c, ACTIVITY, UNITS, roomSpec(startMs, { admitPerSecond: ADMIT_PER_SECOND }));
   const saleUrl = `${c.seckillUrl}/seckill/${ACTIVITY}`;
-  const gate = new Gate(c.connections);
+  const gate = new Gate(IN_FLIGHT);
   const ms: number[] = [];
   let errors = 0;
   let refused = 0;

@@ -17,7 +17,7 @@ const OPEN_POLLERS = 2000;
 const PRE_QUEUE_POLLERS = 20_000;
 const POLL_WARM_UP_SECONDS = 3;
 /** Tokens signed per second of the join load: more than the joins one run made here (a new shopper each). */
-const JOINERS_PER_SECOND = Number(process.env.BENCH_JOINERS_PER_SECOND ?? 20_000);
+const JOINERS_PER_SECOND = Number(process.env.BENCH_JOINERS_PER_SECOND ?? 12_000);
 
 export interface JoinLoad {
   load: WrkResult;
