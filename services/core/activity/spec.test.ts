@@ -31,7 +31,7 @@ describe('activity spec', () => {
       preheat: { leadTime: '10m' },
       paused: false,
     });
-    expect(s.scaling).toEqual({ leadTime: '5m', cooldown: '10m', targets: [] });
+    expect(s.scaling).toEqual({ leadTime: '5m', capacityLead: '15m', cooldown: '10m', targets: [] });
     expect(infoFromSpec('iphone', s)).toEqual({
       name: 'iphone',
       total: 1000,
@@ -49,11 +49,26 @@ describe('activity spec', () => {
     ['zero maxPerUser', { maxPerUser: 0 }, 'maxPerUser'],
     ['a float price', { product: { ...spec.product, price: 4999.0 } }, 'product.price'],
     ['a bad duration', { paymentWindow: '15 minutes' }, 'paymentWindow'],
+    [
+      'a capacityLead below the scaling lead',
+      { scaling: { leadTime: '5m', capacityLead: '4m' } },
+      'scaling.capacityLead',
+    ],
+    [
+      'a capacityLead below the default scaling lead',
+      { scaling: { capacityLead: '90s' } },
+      'scaling.capacityLead',
+    ],
     ['an unknown field', { colour: 'red' }, ''],
   ])('refuses %s', (_what, over, path) => {
     const r = activitySpecSchema.safeParse({ ...spec, ...over });
     expect(r.success).toBe(false);
     if (!r.success) expect(r.error.issues.map((i) => i.path.join('.'))).toContain(path);
+  });
+
+  it('takes a capacityLead equal to the scaling lead', () => {
+    const s = activitySpecSchema.parse({ ...spec, scaling: { leadTime: '20m', capacityLead: '20m' } });
+    expect(s.scaling.capacityLead).toBe('20m');
   });
 
   it.each([

@@ -73,6 +73,8 @@ export const activitySpecSchema = z
     scaling: z
       .object({
         leadTime: duration.default('5m'),
+        /** Placeholder pods hold the floor's room from start − capacityLead (docs/capacity.md). */
+        capacityLead: duration.default('15m'),
         cooldown: duration.default('10m'),
         targets: z.array(scalingTargetSchema).max(16).default([]),
       })
@@ -91,6 +93,11 @@ export const activitySpecSchema = z
   .refine((s) => !s.waitingRoom?.enabled || msOf(s.waitingRoom.opensBefore) <= msOf(s.preheat.leadTime), {
     message: 'waitingRoom.opensBefore must be <= preheat.leadTime',
     path: ['waitingRoom', 'opensBefore'],
+  })
+  // Placeholders make room for the floor: they must come before it, never after.
+  .refine((s) => msOf(s.scaling.capacityLead) >= msOf(s.scaling.leadTime), {
+    message: 'scaling.capacityLead must be >= scaling.leadTime',
+    path: ['scaling', 'capacityLead'],
   });
 
 export type ActivitySpec = z.infer<typeof activitySpecSchema>;
