@@ -2,12 +2,12 @@ import type { Express, Request } from 'express';
 import type { Counter } from 'prom-client';
 import type { StoredActivity } from '../core/activity/preheat.js';
 import type { TokenService } from '../core/auth/jwt.js';
-import { AppError, ErrorCode, isAppError, unavailable } from '../core/errors.js';
+import { AppError, ErrorCode, isAppError } from '../core/errors.js';
 import { readSmallJson } from '../core/http/body.js';
 import type { ClusterLimiter } from '../core/rate-limit.js';
 import type { ActivityCache } from './activity-cache.js';
 import type { Challenges } from './challenge.js';
-import { checkActivityName } from './purchase-route.js';
+import { knownActivity } from './known-activity.js';
 import type { PurchaseTokens } from './purchase-token.js';
 
 export interface TokenRouteDeps {
@@ -24,16 +24,6 @@ export interface TokenRouteDeps {
 }
 
 const BODY_LIMIT_BYTES = 4096;
-
-/** The activity as this process knows it (the 250 ms stock cache); 404 when it does not exist. */
-async function activityOf(d: TokenRouteDeps, req: Request): Promise<StoredActivity> {
-  const name = checkActivityName(String(req.params.activity ?? ''));
-  const a = await d.cache.stock(name).catch((err: unknown) => {
-    throw isAppError(err) ? err : unavailable('stock store unavailable', err);
-  });
-  if (!a) throw new AppError(ErrorCode.ACTIVITY_NOT_FOUND);
-  return a;
-}
 
 function checkWindow(a: StoredActivity, now: number): void {
   if (a.info.paused) throw new AppError(ErrorCode.NOT_STARTED, 'the sale is paused');
@@ -60,7 +50,7 @@ export function mountTokenRoutes(app: Express, d: TokenRouteDeps): void {
 
   app.post('/seckill/:activity/token', async (req, res) => {
     const userId = await who(req);
-    const a = await activityOf(d, req);
+    const a = await knownActivity(d.cache, req);
     const name = a.info.name;
     try {
       if (a.info.waitingRoom) {
@@ -84,7 +74,7 @@ export function mountTokenRoutes(app: Express, d: TokenRouteDeps): void {
 
   // What a page must do before buying, and the server's clock to count down by (no auth: it is public).
   app.get('/seckill/:activity/token', async (req, res) => {
-    const a = await activityOf(d, req);
+    const a = await knownActivity(d.cache, req);
     const rule = a.info.purchaseToken;
     res.set('Cache-Control', 'no-store');
     res.json({
@@ -96,7 +86,7 @@ export function mountTokenRoutes(app: Express, d: TokenRouteDeps): void {
 
   app.get('/seckill/:activity/challenge', async (req, res) => {
     const userId = await who(req);
-    const a = await activityOf(d, req);
+    const a = await knownActivity(d.cache, req);
     const rule = challengeRule(a, d.challengeLeadMs);
     if (!rule) throw new AppError(ErrorCode.NOT_FOUND, 'this sale asks for no challenge');
     const t = now();

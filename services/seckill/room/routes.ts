@@ -10,7 +10,7 @@ import { activityKeys } from '../../core/redis/keys.js';
 import { joinError, type RoomScripts } from '../../core/redis/room-scripts.js';
 import type { ActivityCache } from '../activity-cache.js';
 import type { Challenges } from '../challenge.js';
-import { checkActivityName } from '../purchase-route.js';
+import { knownActivity } from '../known-activity.js';
 import type { PurchaseTokens } from '../purchase-token.js';
 import { DrawCache } from './draw.js';
 import type { RoomMetrics } from './metrics.js';
@@ -41,11 +41,7 @@ const TICKET = /^[A-Za-z0-9_-]{22}$/;
 const BODY_LIMIT_BYTES = 4096;
 
 async function roomActivity(d: RoomRouteDeps, req: Request): Promise<StoredActivity> {
-  const name = checkActivityName(String(req.params.activity ?? ''));
-  const a = await d.cache.stock(name).catch((err: unknown) => {
-    throw isAppError(err) ? err : unavailable('stock store unavailable', err);
-  });
-  if (!a) throw new AppError(ErrorCode.ACTIVITY_NOT_FOUND);
+  const a = await knownActivity(d.cache, req);
   if (!a.info.waitingRoom) throw new AppError(ErrorCode.NOT_FOUND, 'this sale has no waiting room');
   return a;
 }
