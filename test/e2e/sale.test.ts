@@ -17,9 +17,10 @@ const run = promisify(execFile);
 const BIN = new URL('../../bin/stampede.js', import.meta.url).pathname;
 let p: Platform;
 
+// start.mjs rebuilds first when the sources changed, which took more than jest's 60 s on a busy machine.
 beforeAll(async () => {
   p = await startPlatform();
-});
+}, 240_000);
 afterAll(async () => {
   await p?.cleanup();
 });
