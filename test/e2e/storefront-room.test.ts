@@ -7,29 +7,15 @@
 // next shopper admitted) and tells a waiting shopper "sold out" at once. axe-core finds no serious or
 // critical violation in any room state at 360 px and 1280 px; the first shopper uses the keyboard only.
 import { createHash } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import axe from 'axe-core';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { waitFor } from '../helpers/env.js';
-import { ROOT_ADMIN, startPlatform, type Platform } from '../helpers/platform.js';
-import { CHROMIUM, CHROMIUM_ARGS } from '../helpers/chromium.js';
-import { startMailbox, type Mailbox } from '../helpers/smtp.js';
+import { focused, Storefront, tabTo } from '../helpers/storefront.js';
 
 const SHOTS = join(tmpdir(), 'stampede-storefront-room-shots');
-const PASSWORD = 'shopper-password-0123';
-const WIDTHS = [360, 1280];
-let p: Platform;
-let browser: Browser;
-let base: string;
-let mailbox: Mailbox;
-let seq = 0;
+let sf: Storefront;
 
-interface Store {
-  getItem(k: string): string | null;
-  setItem(k: string, v: string): void;
-}
 interface Summary {
   state: string;
   commitment: string;
@@ -37,103 +23,29 @@ interface Summary {
 }
 
 beforeAll(async () => {
-  rmSync(SHOTS, { recursive: true, force: true });
-  mkdirSync(SHOTS, { recursive: true });
-  mailbox = await startMailbox();
-  p = await startPlatform({ API_AUTH_RATE_PER_MINUTE: '0', SECKILL_WORKERS: '1', SMTP_URL: mailbox.url });
-  base = `http://127.0.0.1:${p.ports.api}`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  sf = await Storefront.start(SHOTS);
 }, 120_000);
 afterAll(async () => {
-  await browser?.close();
-  await p?.cleanup();
-  await mailbox?.close();
+  await sf?.close();
   console.log(`storefront room screenshots: ${SHOTS}`);
 });
 
-async function json<T>(path: string, init: RequestInit & { token?: string } = {}): Promise<T> {
-  const headers = new Headers(init.headers);
-  if (init.token) headers.set('authorization', `Bearer ${init.token}`);
-  if (init.body) headers.set('content-type', 'application/json');
-  const r = await fetch(base + path, { ...init, headers });
-  const text = await r.text();
-  if (!r.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${r.status} ${text}`);
-  return JSON.parse(text) as T;
-}
-
 /** A sale with a waiting room through the admin API (the effect of `stampede apply`: preheated at once). */
-async function createRoomSale(startsInMs: number, stock: number, room: object, extra: object = {}) {
-  const name = `room-${Date.now().toString(36)}-${++seq}`;
-  const { accessToken } = await json<{ accessToken: string }>('/api/auth/login', {
-    method: 'POST',
-    body: JSON.stringify(ROOT_ADMIN),
-  });
-  const start = Date.now() + startsInMs;
-  await json(`/api/admin/activities/${name}`, {
-    method: 'PUT',
-    token: accessToken,
-    body: JSON.stringify({
-      product: { sku: `SKU-${name}`, name: `Console ${seq}`, originalPrice: '599.00', price: '399.00' },
-      stock,
-      window: { start: new Date(start).toISOString(), end: new Date(start + 600_000).toISOString() },
-      paymentWindow: '120s',
-      waitingRoom: { enabled: true, admitPerSecond: 1, maxActive: 1, ...room },
-      ...extra,
-    }),
-  });
-  return { name, start };
+function createRoomSale(startsInMs: number, stock: number, room: object, extra: object = {}) {
+  const product = { name: 'Console', originalPrice: '599.00', price: '399.00' };
+  const waitingRoom = { enabled: true, admitPerSecond: 1, maxActive: 1, ...room };
+  return sf.createSale('room', startsInMs, stock, product, { waitingRoom, ...extra });
 }
 
-/** A verified shopper whose browser context holds the refresh cookie (as storefront.test.ts logs in). */
-async function shopper(width: number): Promise<{ ctx: BrowserContext; page: Page }> {
-  const ctx = await browser.newContext({ viewport: { width, height: width < 600 ? 780 : 900 } });
-  const email = `waiter-${Date.now()}-${++seq}@example.test`;
-  await json('/api/auth/register', { method: 'POST', body: JSON.stringify({ email, password: PASSWORD }) });
-  await fetch(await mailbox.linkFor(email), { redirect: 'manual' });
-  const login = await ctx.request.post(`${base}/api/auth/login`, {
-    data: { email, password: PASSWORD, session: 'cookie' },
-  });
-  expect(login.status()).toBe(200);
-  await ctx.addInitScript((e) => {
-    const store = (globalThis as unknown as { localStorage: Store }).localStorage;
-    if (!store.getItem('stampede.email')) store.setItem('stampede.email', e);
-  }, email);
+/** A verified shopper whose browser context holds the refresh cookie (see Storefront.shopper). */
+async function shopper(width: number) {
+  const ctx = await sf.browser.newContext({ viewport: { width, height: width < 600 ? 780 : 900 } });
+  await sf.shopper(ctx, 'waiter');
   return { ctx, page: await ctx.newPage() };
 }
 
-/** axe-core at both widths (no serious or critical violation) and a screenshot at each. */
-async function check(page: Page, view: string): Promise<void> {
-  const original = page.viewportSize();
-  for (const width of WIDTHS) {
-    await page.setViewportSize({ width, height: width < 600 ? 780 : 900 });
-    await page.screenshot({ path: join(SHOTS, `${view}-${width}.png`), fullPage: true });
-    if (!(await page.evaluate(() => 'axe' in globalThis))) await page.evaluate(axe.source);
-    const result = (await page.evaluate(
-      "axe.run(document, { resultTypes: ['violations'] })",
-    )) as axe.AxeResults;
-    const bad = result.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => ({ view, width, id: v.id, nodes: v.nodes.map((n) => n.target.join(' ')) }));
-    expect(bad).toEqual([]);
-  }
-  if (original) await page.setViewportSize(original);
-}
-
-const focused = (page: Page) =>
-  page.evaluate(() => {
-    const d = (globalThis as unknown as { document: { activeElement: { textContent: string } | null } })
-      .document;
-    return d.activeElement?.textContent ?? '';
-  });
-
-/** Keyboard only: Tab until the focused element's text matches. */
-async function tabTo(page: Page, target: RegExp): Promise<void> {
-  for (let i = 0; i < 40; i++) {
-    await page.keyboard.press('Tab');
-    if (target.test(await focused(page))) return;
-  }
-  throw new Error(`no focusable element matching ${target} within 40 tabs`);
-}
+/** Each view checked at both widths, the page back at its own width for the shopper's next steps. */
+const check = (page: Page, view: string) => sf.check(page, view, { restoreViewport: true });
 
 const region = (page: Page, id: 'announce' | 'alert') => page.locator(`#${id}`).textContent();
 /** A line of the page itself (the live regions outside <main> repeat it inside a longer text). */
@@ -161,19 +73,19 @@ it('two shoppers wait in the pre-queue, are admitted in the drawn order, one at 
   const b = await shopper(1280);
   // Far enough ahead for both joins on a busy machine; every wait below is for a condition.
   const { name: sale, start } = await createRoomSale(25_000, 2, { opensBefore: '10m', admissionTtl: '60s' });
-  const before = await json<Summary>(`/seckill/${sale}/queue`);
+  const before = await sf.json<Summary>(`/seckill/${sale}/queue`);
   expect(before.state).toBe('pre-queue');
   const seenA = watch(a.page, sale);
   const seenB = watch(b.page, sale);
 
   // A: keyboard only.
-  await a.page.goto(`${base}/#/sale/${sale}`);
+  await a.page.goto(`${sf.base}/#/sale/${sale}`);
   await a.page.getByRole('heading', { level: 2, name: 'Waiting room' }).waitFor();
   await a.page.getByText(before.commitment).waitFor();
   await check(a.page, 'room-open');
   await tabTo(a.page, /Join the waiting room/);
   await a.page.keyboard.press('Enter');
-  await b.page.goto(`${base}/#/sale/${sale}`);
+  await b.page.goto(`${sf.base}/#/sale/${sale}`);
   await b.page.getByRole('button', { name: 'Join the waiting room' }).click();
   for (const s of [a, b]) {
     await says(s.page, 'You are in the pre-queue.').waitFor();
@@ -196,7 +108,7 @@ it('two shoppers wait in the pre-queue, are admitted in the drawn order, one at 
   expect(await yourTurn(second.page).count()).toBe(0);
   // The revealed seed is the committed one, and it drew the order the room admits in.
   const after = await waitFor(async () => {
-    const s = await json<Summary>(`/seckill/${sale}/queue`);
+    const s = await sf.json<Summary>(`/seckill/${sale}/queue`);
     return s.seed ? s : null;
   }, 'the seed');
   expect(
@@ -217,7 +129,7 @@ it('two shoppers wait in the pre-queue, are admitted in the drawn order, one at 
     .getByText(/^Buy within \d\d:\d\d$/)
     .waitFor();
   await waitFor(async () => /It is your turn/.test((await region(first.page, 'alert')) ?? ''), 'alert');
-  await waitFor(async () => (await focused(first.page)) === 'Buy now', 'focus on Buy now');
+  await waitFor(async () => (await focused(first.page))?.text === 'Buy now', 'focus on Buy now');
   await check(first.page, 'room-admitted');
   await check(second.page, 'room-waiting');
 
@@ -234,7 +146,8 @@ it('two shoppers wait in the pre-queue, are admitted in the drawn order, one at 
     expect(seen.purchaseTokens.length).toBeGreaterThanOrEqual(1);
     expect(seen.purchaseTokens.every((t) => t.length > 20)).toBe(true);
   }
-  expect((await json<{ stock: { remaining: number } }>(`/api/activities/${sale}`)).stock.remaining).toBe(0);
+  const sold = await sf.json<{ stock: { remaining: number } }>(`/api/activities/${sale}`);
+  expect(sold.stock.remaining).toBe(0);
   await a.ctx.close();
   await b.ctx.close();
 }, 180_000);
@@ -250,7 +163,7 @@ it('a pow room: an admission that runs out lets the next in, and a waiting shopp
     { purchaseToken: { difficulty: 2000 } },
   );
   const joinAndWait = async (s: { page: Page }, text: string) => {
-    await s.page.goto(`${base}/#/sale/${sale}`);
+    await s.page.goto(`${sf.base}/#/sale/${sale}`);
     await s.page.getByRole('button', { name: 'Join the waiting room' }).click();
     await says(s.page, text).waitFor({ timeout: 30_000 });
   };
