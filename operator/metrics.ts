@@ -6,6 +6,9 @@ export interface OperatorMetrics {
   duration: Histogram;
   phase: Gauge<'activity' | 'phase'>;
   setPhase(activity: string, phase: Phase): void;
+  /** start − when CapacityReady became True, in seconds; negative when late (docs/capacity.md). */
+  capacityLead: Gauge<'activity'>;
+  placeholderPods: Gauge<'target' | 'phase'>;
 }
 
 export function operatorMetrics(registry: Registry): OperatorMetrics {
@@ -30,6 +33,18 @@ export function operatorMetrics(registry: Registry): OperatorMetrics {
       registers: r,
     }),
     phase,
+    capacityLead: new Gauge({
+      name: 'stampede_capacity_ready_lead_seconds',
+      help: 'Seconds between CapacityReady turning True and the start (negative: late, or still not ready).',
+      labelNames: ['activity'],
+      registers: r,
+    }),
+    placeholderPods: new Gauge({
+      name: 'stampede_placeholder_pods',
+      help: 'Placeholder pods holding room for a target, by phase (Pending, Running).',
+      labelNames: ['target', 'phase'],
+      registers: r,
+    }),
     setPhase(activity, current) {
       for (const p of PHASES) phase.set({ activity, phase: p }, p === current ? 1 : 0);
     },

@@ -2,7 +2,7 @@
 export type Phase = 'Scheduled' | 'Preheating' | 'Ready' | 'Live' | 'SoldOut' | 'Ended' | 'Failed';
 export const PHASES: Phase[] = ['Scheduled', 'Preheating', 'Ready', 'Live', 'SoldOut', 'Ended', 'Failed'];
 
-export type ConditionType = 'Preheated' | 'ScaledUp' | 'Reconciled' | 'Ready';
+export type ConditionType = 'Preheated' | 'ScaledUp' | 'CapacityReady' | 'Reconciled' | 'Ready';
 
 export interface Condition {
   type: ConditionType;
@@ -20,6 +20,8 @@ export interface ActivityStatus {
   stock?: { total: number; remaining: number; sold: number; paid: number; drift: number };
   /** A sale with a waiting room: shoppers queued, admitted ones holding a slot, admissions so far. */
   waitingRoom?: RoomCounts;
+  /** Pods the sale's floors want on its targets (placeholders before the floor) and how many are ready. */
+  capacity?: { wanted: number; ready: number };
   nextTransitionTime?: string;
   message?: string;
 }
@@ -77,6 +79,9 @@ export const SCALABLE = 'stampede.dev/scalable';
 
 export interface DeploymentView {
   replicas: number;
+  readyReplicas: number;
   /** Labelled `stampede.dev/scalable: "true"`. */
   scalable: boolean;
+  /** The full object (a placeholder copies its pod template), opaque outside operator/kube/ and capacity. */
+  raw: unknown;
 }

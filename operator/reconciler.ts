@@ -3,7 +3,9 @@ import type { Logger } from '../services/core/log.js';
 import { inSpan, SpanKind } from '../services/core/tracing.js';
 import type { KubeClient } from './kube/client.js';
 import type { ActivityWatch } from './kube/informer.js';
+import { applyPlaceholders } from './capacity.js';
 import type { OperatorMetrics } from './metrics.js';
+import { capacityObserved, type TargetCapacity } from './reconcile/capacity.js';
 import { ALLOW_DELETE_LIVE, FINALIZER, type ActivityObject, type ActivityStatus } from './model.js';
 import {
   applyScaling,
@@ -59,6 +61,9 @@ const messageOf = (err: unknown) => String((err as Error)?.message ?? err);
  * event woke it, only on what the object, Redis, Postgres and the HPAs hold now.
  */
 export class Reconciler {
+  /** CapacityNotReady Events already sent (resource, generation, window). */
+  private readonly warned = new Set<string>();
+
   constructor(private readonly d: ReconcilerDeps) {}
 
   async reconcile(key: string): Promise<number | null> {
@@ -97,7 +102,7 @@ export class Reconciler {
     const now = this.d.now();
     const prev = obj.status?.conditions ?? [];
     if (!spec) {
-      await this.scale(obj.namespace, [], now); // floors it held come back
+      await this.scale(obj.namespace, [], now); // floors and placeholders it held come back
       return this.writeStatus(
         obj,
         failedStatus(obj.generation, 'InvalidSpec', 'spec does not validate', now, prev),
@@ -106,6 +111,7 @@ export class Reconciler {
     let error: string | null = null;
     let preheat: Observed['preheat'] = null;
     let scaling: Observed['scaling'] = { ok: true, raised: false };
+    let capacity: Observed['capacity'] = null;
     let stock: Observed['stock'] = null;
     let room: Observed['room'] = null;
     try {
@@ -121,12 +127,18 @@ export class Reconciler {
     }
     try {
       const targets = spec.scaling.targets.map((t) => t.name);
-      scaling = await inSpan('kubernetes apply scaling', () => this.scale(obj.namespace, targets, now));
+      let seen: Map<string, TargetCapacity>;
+      ({ scaling, seen } = await inSpan('kubernetes apply scaling', () =>
+        this.scale(obj.namespace, targets, now),
+      ));
+      capacity = capacityObserved(spec, now, seen, this.d.maxReplicas);
     } catch (err) {
       error = `scaling: ${messageOf(err)}`;
     }
-    const observed = { now, generation: obj.generation, preheat, scaling, stock, room, error };
-    await this.writeStatus(obj, computeStatus(spec, observed, prev));
+    const observed = { now, generation: obj.generation, preheat, scaling, stock, room, capacity, error };
+    const status = computeStatus(spec, observed, prev);
+    await this.writeStatus(obj, status);
+    await this.capacityReport(obj, spec, status, now);
     if (error) throw new Error(error);
     return requeueAfter(spec, now, this.d.liveRefreshMs);
   }
@@ -176,7 +188,35 @@ export class Reconciler {
       .filter((a) => mayAct(claims.get(a.name), a.uid))
       .map(specOf)
       .filter((s): s is ActivitySpec => s !== null);
-    return applyScaling(this.d.kube, namespace, targets, peers, now, this.d.maxReplicas);
+    const scaling = await applyScaling(this.d.kube, namespace, targets, peers, now, this.d.maxReplicas);
+    const seen = await applyPlaceholders(this.d.kube, namespace, targets, peers, now, this.d.maxReplicas);
+    for (const [target, s] of seen) {
+      this.d.metrics.placeholderPods.set({ target, phase: 'Pending' }, s.pending);
+      this.d.metrics.placeholderPods.set({ target, phase: 'Running' }, s.running);
+    }
+    return { scaling, seen };
+  }
+
+  /**
+   * The capacity lead metric, and a Warning Event when the sale reaches start − scaling.leadTime (or
+   * later) without CapacityReady: once per resource, generation and window in this process.
+   */
+  private async capacityReport(obj: ActivityObject, spec: ActivitySpec, status: ActivityStatus, now: number) {
+    const b = boundaries(spec);
+    const c = status.conditions.find((x) => x.type === 'CapacityReady');
+    if (c?.status === 'True')
+      this.d.metrics.capacityLead.set(
+        { activity: obj.name },
+        (b.start - Date.parse(c.lastTransitionTime)) / 1000,
+      );
+    else if (now >= b.start && now < b.end)
+      this.d.metrics.capacityLead.set({ activity: obj.name }, (b.start - now) / 1000);
+    if (!c || c.status === 'True' || now < b.scaleAt || now >= b.end) return;
+    const key = `${obj.uid}:${obj.generation}:${b.scaleAt}`;
+    if (this.warned.has(key)) return;
+    this.warned.add(key);
+    const message = `capacity not ready at ${new Date(now).toISOString()} (start ${spec.window.start}): ${c.message}`;
+    await this.d.kube.event(obj, 'Warning', 'CapacityNotReady', message).catch(() => undefined);
   }
 
   private async writeStatus(obj: ActivityObject, status: ActivityStatus, metric = true): Promise<null> {

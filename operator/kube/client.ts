@@ -8,6 +8,7 @@ import {
   type DeploymentView,
   type HpaView,
 } from '../model.js';
+import { MANAGED_BY_LABEL, PLACEHOLDER_FOR } from '../reconcile/capacity.js';
 import type { DesiredHpa } from '../reconcile/scaling.js';
 
 const GROUP = 'stampede.dev';
@@ -57,8 +58,9 @@ function hpaView(h: k8s.V2HorizontalPodAutoscaler): HpaView {
 /**
  * Every Kubernetes call the operator makes, and the RBAC each needs (k8s/operator-rbac.yaml lists the union):
  * seckillactivities get/list/watch/patch, seckillactivities/status patch, seckillactivities/finalizers
- * update (finalizer patches), horizontalpodautoscalers get/list/create/update, deployments get, events create,
- * leases get/create/update (leader.ts).
+ * update (finalizer patches), horizontalpodautoscalers get/list/create/update, deployments
+ * get/list/create/patch/delete (targets; placeholders), pods list (placeholders), events create, leases
+ * get/create/update (leader.ts).
  */
 export class KubeClient {
   readonly custom: k8s.CustomObjectsApi;
@@ -149,13 +151,58 @@ export class KubeClient {
   }
 
   async deployment(namespace: string, name: string): Promise<DeploymentView | null> {
+    const d = await this.deploymentObject(namespace, name);
+    if (!d) return null;
+    return {
+      replicas: d.spec?.replicas ?? 1,
+      readyReplicas: d.status?.readyReplicas ?? 0,
+      scalable: d.metadata?.labels?.[SCALABLE] === 'true',
+      raw: d,
+    };
+  }
+
+  async deploymentObject(namespace: string, name: string): Promise<k8s.V1Deployment | null> {
     try {
-      const d = await this.apps.readNamespacedDeployment({ namespace, name });
-      return { replicas: d.spec?.replicas ?? 1, scalable: d.metadata?.labels?.[SCALABLE] === 'true' };
+      return await this.apps.readNamespacedDeployment({ namespace, name });
     } catch (err) {
       if (statusOf(err) === 404) return null;
       throw err;
     }
+  }
+
+  /** The placeholder Deployments the operator made in a namespace (its labels mark them). */
+  async placeholders(namespace: string): Promise<k8s.V1Deployment[]> {
+    const labelSelector = `${MANAGED_BY_LABEL}=${OPERATOR},${PLACEHOLDER_FOR}`;
+    return (await this.apps.listNamespacedDeployment({ namespace, labelSelector })).items;
+  }
+
+  /** Creates the placeholder, or brings the existing one's replicas, labels and template to `want`. */
+  async applyPlaceholder(want: k8s.V1Deployment, exists: boolean): Promise<void> {
+    const namespace = want.metadata?.namespace ?? 'default';
+    if (!exists) {
+      await this.apps.createNamespacedDeployment({ namespace, body: want });
+      return;
+    }
+    // A merge patch: the operator owns every field it names; lists (containers) are replaced whole.
+    await this.apps.patchNamespacedDeployment(
+      { namespace, name: want.metadata?.name ?? '', body: { metadata: want.metadata, spec: want.spec } },
+      mergePatch,
+    );
+  }
+
+  async deletePlaceholder(namespace: string, name: string): Promise<void> {
+    try {
+      await this.apps.deleteNamespacedDeployment({ namespace, name, propagationPolicy: 'Background' });
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+    }
+  }
+
+  /** The phases of the placeholder pods of a target (Pending, Running, …). */
+  async placeholderPhases(namespace: string, target: string): Promise<string[]> {
+    const labelSelector = `${PLACEHOLDER_FOR}=${target}`;
+    const pods = await this.core.listNamespacedPod({ namespace, labelSelector });
+    return pods.items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.status?.phase ?? 'Pending');
   }
 
   async getHpa(namespace: string, name: string): Promise<HpaView | null> {

@@ -34,6 +34,7 @@ describe('status (pure)', () => {
 
   it('derives every boundary from the spec', () => {
     expect(b).toEqual({
+      capacityAt: T('2026-11-10T23:45:00Z'),
       preheatAt: T('2026-11-10T23:50:00Z'),
       scaleAt: T('2026-11-10T23:55:00Z'),
       start: T('2026-11-11T00:00:00Z'),
@@ -41,6 +42,7 @@ describe('status (pure)', () => {
       scaleDownAt: T('2026-11-11T00:40:00Z'),
     });
     expect(nextTransition(b, T('2026-11-10T23:52:00Z'))).toBe(b.scaleAt);
+    expect(nextTransition(b, T('2026-11-10T23:00:00Z'))).toBe(b.capacityAt);
     expect(nextTransition(b, T('2026-11-11T00:45:00Z'))).toBeNull();
   });
 
@@ -82,7 +84,9 @@ describe('status (pure)', () => {
   });
 
   it('requeues at the next boundary, and often while the sale runs', () => {
-    expect(requeueAfter(spec, T('2026-11-10T23:00:00Z'), 10_000)).toBe(50 * 60_000 + 50);
+    // The first boundary is start − capacityLead (placeholders), 15 minutes before the start by default.
+    expect(requeueAfter(spec, T('2026-11-10T23:00:00Z'), 10_000)).toBe(45 * 60_000 + 50);
+    expect(requeueAfter(spec, T('2026-11-10T23:46:00Z'), 10_000)).toBe(10_000);
     expect(requeueAfter(spec, T('2026-11-11T00:10:00Z'), 10_000)).toBe(10_000);
     expect(requeueAfter(spec, T('2026-11-12T00:00:00Z'), 10_000)).toBeNull();
   });

@@ -1,8 +1,11 @@
 import type { ActivitySpec } from '../../services/core/activity/spec.js';
 import { parseDuration } from '../../services/core/activity/duration.js';
 import type { ActivityStatus, Condition, ConditionType, Phase, RoomCounts } from '../model.js';
+import { capacityReady } from './capacity-status.js';
 
 export interface Boundaries {
+  /** Placeholder pods from here to scaleAt (docs/capacity.md). */
+  capacityAt: number;
   preheatAt: number;
   scaleAt: number;
   start: number;
@@ -14,6 +17,7 @@ export function boundaries(spec: ActivitySpec): Boundaries {
   const start = Date.parse(spec.window.start);
   const end = Date.parse(spec.window.end);
   return {
+    capacityAt: start - (parseDuration(spec.scaling.capacityLead) ?? 0),
     preheatAt: start - (parseDuration(spec.preheat.leadTime) ?? 0),
     scaleAt: start - (parseDuration(spec.scaling.leadTime) ?? 0),
     start,
@@ -33,7 +37,19 @@ export interface Observed {
   stock: { total: number; remaining: number | null; sold: number; paid: number } | null;
   /** Read with the stock for a sale whose spec has an enabled room; null otherwise. */
   room: RoomCounts | null;
+  /** Pods of the sale's targets, in [start − capacityLead, end); null (or absent) outside it. */
+  capacity?: CapacityObserved | null;
   error: string | null;
+}
+
+/**
+ * Before start − scaling.leadTime: the placeholder pods wanted on the targets and those Running; from then
+ * on: the floor's pods and those Ready.
+ */
+export interface CapacityObserved {
+  stage: 'placeholders' | 'floor';
+  wanted: number;
+  ready: number;
 }
 
 export function phaseOf(b: Boundaries, o: Observed): Phase {
@@ -45,13 +61,13 @@ export function phaseOf(b: Boundaries, o: Observed): Phase {
 
 /** The next boundary after now, when the phase or the HPA floor may change. */
 export function nextTransition(b: Boundaries, now: number): number | null {
-  const next = [b.preheatAt, b.scaleAt, b.start, b.end, b.scaleDownAt]
+  const next = [b.capacityAt, b.preheatAt, b.scaleAt, b.start, b.end, b.scaleDownAt]
     .filter((t) => t > now)
     .sort((x, y) => x - y);
   return next[0] ?? null;
 }
 
-function condition(
+export function condition(
   type: ConditionType,
   ok: boolean | null,
   reason: string,
@@ -98,6 +114,7 @@ export function computeStatus(spec: ActivitySpec, o: Observed, prev: Condition[]
     o.error === null
       ? condition('Reconciled', true, 'Reconciled', 'spec reconciled', o, prev)
       : condition('Reconciled', false, 'Error', o.error, o, prev),
+    capacityReady(b, o, prev),
     condition(
       'Ready',
       (phase === 'Ready' || phase === 'Live') && !spec.paused,
@@ -125,6 +142,7 @@ export function computeStatus(spec: ActivitySpec, o: Observed, prev: Condition[]
         }
       : {}),
     ...(o.room ? { waitingRoom: { ...o.room } } : {}),
+    ...(o.capacity ? { capacity: { wanted: o.capacity.wanted, ready: o.capacity.ready } } : {}),
     ...(next !== null ? { nextTransitionTime: new Date(next).toISOString() } : {}),
   };
 }
@@ -133,7 +151,8 @@ export function computeStatus(spec: ActivitySpec, o: Observed, prev: Condition[]
 export function requeueAfter(spec: ActivitySpec, now: number, liveRefreshMs: number): number | null {
   const b = boundaries(spec);
   const next = nextTransition(b, now);
-  const live = now >= b.preheatAt && now < b.scaleDownAt;
+  // From the placeholders on, status.capacity follows the pods as they are scheduled and become Ready.
+  const live = now >= Math.min(b.capacityAt, b.preheatAt) && now < b.scaleDownAt;
   const candidates = [next === null ? Infinity : next - now + 50, live ? liveRefreshMs : Infinity];
   const delay = Math.min(...candidates);
   return Number.isFinite(delay) ? Math.max(100, delay) : null;
