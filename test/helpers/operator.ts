@@ -14,6 +14,8 @@ import { dropAmqpPrefix, dropRedisPrefix, newRedis, quietLog, randomPrefix, wait
 /** The label the chart puts on the Deployments and HPAs the operator may scale. */
 export const SCALABLE = 'stampede.dev/scalable';
 export const GVR = { group: 'stampede.dev', version: 'v1alpha1', plural: 'seckillactivities' };
+/** The SeckillActivity CRD, as every test API server gets it. */
+export const CRD = new URL('../../k8s/crd/seckillactivities.yaml', import.meta.url).pathname;
 
 export interface RunningOperator {
   operator: Operator;
@@ -246,6 +248,26 @@ export class Cluster {
   }
 }
 
+export interface CrdCluster {
+  env: EnvTest;
+  cluster: Cluster;
+  stop(): Promise<void>;
+}
+
+/** A real API server with the CRD and one namespace `<tag>-…`, for the tests of the schema alone. */
+export async function crdCluster(tag: string): Promise<CrdCluster> {
+  const env = await EnvTest.start();
+  try {
+    await env.apply(CRD);
+    const cluster = new Cluster(env, `${tag}-${Date.now()}`);
+    await cluster.namespace();
+    return { env, cluster, stop: () => env.stop() };
+  } catch (err) {
+    await env.stop();
+    throw err;
+  }
+}
+
 export interface OperatorEnv {
   env: EnvTest;
   pg: TestSchema;
@@ -265,7 +287,7 @@ export interface OperatorEnv {
 /** One API server (with the CRD), Postgres schema and prefix for a file's tests; operators per test. */
 export async function operatorEnv(tag: string, opts: { audit?: boolean } = {}): Promise<OperatorEnv> {
   const env = await EnvTest.start([], opts);
-  await env.apply(new URL('../../k8s/crd/seckillactivities.yaml', import.meta.url).pathname);
+  await env.apply(CRD);
   const prefix = randomPrefix(tag);
   const pg = await testSchema();
   const redis = newRedis();
@@ -309,8 +331,7 @@ export async function operatorEnv(tag: string, opts: { audit?: boolean } = {}): 
  * operator's own schema refuses: `stock: 200_000_000`.
  */
 export async function applyLooseCrd(env: EnvTest): Promise<void> {
-  const path = new URL('../../k8s/crd/seckillactivities.yaml', import.meta.url).pathname;
-  const strict = readFileSync(path, 'utf8');
+  const strict = readFileSync(CRD, 'utf8');
   const loose = strict.replace(
     'stock: { type: integer, minimum: 0, maximum: 100000000 }',
     'stock: { type: integer, minimum: 0 }',
@@ -347,7 +368,7 @@ export interface OperatorSuite {
  */
 export async function operatorSuite(tag: string, deployment: string): Promise<OperatorSuite> {
   const env = await EnvTest.start();
-  await env.apply(new URL('../../k8s/crd/seckillactivities.yaml', import.meta.url).pathname);
+  await env.apply(CRD);
   const prefix = randomPrefix(tag);
   const pg = await testSchema();
   const redis = newRedis();

@@ -1,13 +1,9 @@
 // spec.purchaseToken (issue 14) against a real kube-apiserver: defaults are filled, a bad rule is refused
 // by the schema or its CEL rule, and the zod schema of `stampede apply` agrees on every case.
-import * as k8s from '@kubernetes/client-node';
 import { activitySpecSchema } from '../../services/core/activity/spec.js';
-import { EnvTest } from '../../rehearsal/envtest.js';
+import { crdCluster, type CrdCluster } from '../helpers/operator.js';
 
-const CRD = new URL('../../k8s/crd/seckillactivities.yaml', import.meta.url).pathname;
-let env: EnvTest;
-let objects: k8s.CustomObjectsApi;
-const ns = `crd-token-${Date.now()}`;
+let crd: CrdCluster;
 let n = 0;
 
 const spec = (purchaseToken?: unknown) => ({
@@ -17,29 +13,14 @@ const spec = (purchaseToken?: unknown) => ({
   ...(purchaseToken === undefined ? {} : { purchaseToken }),
 });
 
-const create = (body: unknown) =>
-  objects.createNamespacedCustomObject({
-    group: 'stampede.dev',
-    version: 'v1alpha1',
-    namespace: ns,
-    plural: 'seckillactivities',
-    body: {
-      apiVersion: 'stampede.dev/v1alpha1',
-      kind: 'SeckillActivity',
-      metadata: { name: `token-${++n}` },
-      spec: body,
-    },
-  }) as Promise<{ spec: Record<string, unknown> }>;
+const create = (body: Record<string, unknown>) =>
+  crd.cluster.create(`token-${++n}`, body) as Promise<{ spec: Record<string, unknown> }>;
 
 beforeAll(async () => {
-  env = await EnvTest.start();
-  await env.apply(CRD);
-  const kc = env.kubeConfig();
-  await kc.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
-  objects = kc.makeApiClient(k8s.CustomObjectsApi);
+  crd = await crdCluster('crd-token');
 }, 120_000);
 afterAll(async () => {
-  await env?.stop();
+  await crd?.stop();
 });
 
 it('leaves a manifest without purchaseToken without one (existing sales unchanged)', async () => {

@@ -3,13 +3,9 @@
 // every case.
 import * as k8s from '@kubernetes/client-node';
 import { activitySpecSchema } from '../../services/core/activity/spec.js';
-import { EnvTest } from '../../rehearsal/envtest.js';
+import { crdCluster, GVR, type CrdCluster } from '../helpers/operator.js';
 
-const CRD = new URL('../../k8s/crd/seckillactivities.yaml', import.meta.url).pathname;
-const GVR = { group: 'stampede.dev', version: 'v1alpha1', plural: 'seckillactivities' };
-let env: EnvTest;
-let objects: k8s.CustomObjectsApi;
-const ns = `crd-room-${Date.now()}`;
+let crd: CrdCluster;
 let n = 0;
 
 const spec = (waitingRoom?: unknown, over: Record<string, unknown> = {}) => ({
@@ -22,20 +18,10 @@ const spec = (waitingRoom?: unknown, over: Record<string, unknown> = {}) => ({
 
 type Stored = { metadata: { name: string }; spec: Record<string, unknown>; status?: Record<string, unknown> };
 
-const create = (body: unknown) =>
-  objects.createNamespacedCustomObject({
-    ...GVR,
-    namespace: ns,
-    body: {
-      apiVersion: 'stampede.dev/v1alpha1',
-      kind: 'SeckillActivity',
-      metadata: { name: `room-${++n}` },
-      spec: body,
-    },
-  }) as Promise<Stored>;
+const create = (body: Record<string, unknown>) => crd.cluster.create(`room-${++n}`, body) as Promise<Stored>;
 
 /** The API server's message for a refusal (its JSON body escapes `<`). */
-async function refusal(body: unknown): Promise<string> {
+async function refusal(body: Record<string, unknown>): Promise<string> {
   const err = await create(body).catch((e: unknown) => e);
   expect(err).toBeInstanceOf(Error);
   const text = String((err as { body?: string }).body ?? err);
@@ -56,14 +42,10 @@ const DEFAULTS = {
 };
 
 beforeAll(async () => {
-  env = await EnvTest.start();
-  await env.apply(CRD);
-  const kc = env.kubeConfig();
-  await kc.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
-  objects = kc.makeApiClient(k8s.CustomObjectsApi);
+  crd = await crdCluster('crd-room');
 }, 120_000);
 afterAll(async () => {
-  await env?.stop();
+  await crd?.stop();
 });
 
 it('leaves a manifest without waitingRoom without one (existing sales unchanged)', async () => {
@@ -118,8 +100,13 @@ it.each([
 it('keeps status.waitingRoom counts written through the status subresource', async () => {
   const created = await create(spec({ enabled: true }));
   const waitingRoom = { waiting: 3, active: 2, admitted: 5 };
-  const patched = (await objects.patchNamespacedCustomObjectStatus(
-    { ...GVR, namespace: ns, name: created.metadata.name, body: { status: { phase: 'Live', waitingRoom } } },
+  const patched = (await crd.cluster.objects.patchNamespacedCustomObjectStatus(
+    {
+      ...GVR,
+      namespace: crd.cluster.ns,
+      name: created.metadata.name,
+      body: { status: { phase: 'Live', waitingRoom } },
+    },
     k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
   )) as Stored;
   expect(patched.status?.waitingRoom).toEqual(waitingRoom);

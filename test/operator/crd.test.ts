@@ -2,12 +2,9 @@
 // that names the problem, and the zod schema of `stampede apply` refuses the same manifests.
 import * as k8s from '@kubernetes/client-node';
 import { activitySpecSchema } from '../../services/core/activity/spec.js';
-import { EnvTest } from '../../rehearsal/envtest.js';
+import { crdCluster, type CrdCluster } from '../helpers/operator.js';
 
-const CRD = new URL('../../k8s/crd/seckillactivities.yaml', import.meta.url).pathname;
-let env: EnvTest;
-let objects: k8s.CustomObjectsApi;
-const ns = `crd-${Date.now()}`;
+let crd: CrdCluster;
 
 const good = () => ({
   product: { sku: 'IPHONE-17-256', name: 'iPhone 17 256 GB', originalPrice: '7999.00', price: '4999.00' },
@@ -15,24 +12,13 @@ const good = () => ({
   window: { start: '2026-11-11T00:00:00Z', end: '2026-11-11T00:30:00Z' },
 });
 
-const create = (name: string, spec: unknown) =>
-  objects.createNamespacedCustomObject({
-    group: 'stampede.dev',
-    version: 'v1alpha1',
-    namespace: ns,
-    plural: 'seckillactivities',
-    body: { apiVersion: 'stampede.dev/v1alpha1', kind: 'SeckillActivity', metadata: { name }, spec },
-  });
+const create = (name: string, spec: Record<string, unknown>) => crd.cluster.create(name, spec);
 
 beforeAll(async () => {
-  env = await EnvTest.start();
-  await env.apply(CRD);
-  const kc = env.kubeConfig();
-  await kc.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
-  objects = kc.makeApiClient(k8s.CustomObjectsApi);
+  crd = await crdCluster('crd');
 }, 120_000);
 afterAll(async () => {
-  await env?.stop();
+  await crd?.stop();
 });
 
 it('accepts a good manifest and fills the defaults', async () => {
@@ -81,7 +67,7 @@ it.each([
 });
 
 it('serves the printer columns and the short name', async () => {
-  const kc = env.kubeConfig();
+  const kc = crd.env.kubeConfig();
   const disco = await kc.makeApiClient(k8s.ApisApi).getAPIVersions();
   expect(disco.groups.map((g) => g.name)).toContain('stampede.dev');
   const resources = await kc
