@@ -28,11 +28,7 @@ afterAll(async () => {
 it('runs a sale, reports it as JSON with zero oversold, duplicate, lost and unreturned, and draws an HTML report', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sale-'));
   const report = join(dir, 'report.html');
-  const args = [
-    'sale',
-    '--json',
-    '--report',
-    report,
+  const summary = await sale(report, [
     '--stock',
     '30',
     '--users',
@@ -47,12 +43,7 @@ it('runs a sale, reports it as JSON with zero oversold, duplicate, lost and unre
     // and the unpaid half still closes within the test.
     '--payment-window',
     '10',
-    '--seckill-url',
-    `http://127.0.0.1:${p.ports.seckill}`,
-    '--api-url',
-    `http://127.0.0.1:${p.ports.api}`,
-  ];
-  const summary = await sale(args);
+  ]);
   expect(summary.invariants).toEqual({ oversold: 0, duplicate: 0, lost: 0, unreturned: 0 });
   expect(summary.waitingRoom).toBeNull();
   expect(summary.requests).toBe(400);
@@ -96,8 +87,16 @@ interface Summary {
   };
 }
 
-async function sale(args: string[]): Promise<Summary> {
-  const { stdout } = await run(process.execPath, [BIN, ...args], {
+/** `stampede sale --json --report <report>` with `args` against this file's platform; its JSON summary. */
+async function sale(report: string, args: string[]): Promise<Summary> {
+  const urls = [
+    '--seckill-url',
+    `http://127.0.0.1:${p.ports.seckill}`,
+    '--api-url',
+    `http://127.0.0.1:${p.ports.api}`,
+  ];
+  const argv = [BIN, 'sale', '--json', '--report', report, ...args, ...urls];
+  const { stdout } = await run(process.execPath, argv, {
     env: { ...process.env, STAMPEDE_PREFIX: p.prefix, DATABASE_SCHEMA: p.schema },
     maxBuffer: 8 << 20,
   });
@@ -110,26 +109,8 @@ it('runs the sale through a waiting room: every 202 bought with an admission, no
   // and payment windows of 4 s let no-shows and unpaid orders hand their units on within the 12 s.
   const room = ['--waiting-room', '--starts-in', '3', '--arrival', '4', '--admit-per-second', '20'];
   room.push('--max-active', '20', '--admission-ttl', '4', '--no-show-share', '0.1', '--duration', '12');
-  const args = [
-    'sale',
-    '--json',
-    '--report',
-    report,
-    '--stock',
-    '20',
-    '--users',
-    '150',
-    '--concurrency',
-    '32',
-  ];
-  args.push('--pay-share', '0.5', '--payment-window', '4', ...room);
-  args.push(
-    '--seckill-url',
-    `http://127.0.0.1:${p.ports.seckill}`,
-    '--api-url',
-    `http://127.0.0.1:${p.ports.api}`,
-  );
-  const summary = await sale(args);
+  const args = ['--stock', '20', '--users', '150', '--concurrency', '32', '--pay-share', '0.5'];
+  const summary = await sale(report, [...args, '--payment-window', '4', ...room]);
   expect(summary.invariants).toEqual({ oversold: 0, duplicate: 0, lost: 0, unreturned: 0, unadmitted: 0 });
   expect(summary.ok).toBe(true);
   const r = summary.waitingRoom;
