@@ -188,8 +188,9 @@ export class Reconciler {
       .filter((a) => mayAct(claims.get(a.name), a.uid))
       .map(specOf)
       .filter((s): s is ActivitySpec => s !== null);
-    const scaling = await applyScaling(this.d.kube, namespace, targets, peers, now, this.d.maxReplicas);
+    // Placeholders first: the HPA write stays the last call before the status write, as it was.
     const seen = await applyPlaceholders(this.d.kube, namespace, targets, peers, now, this.d.maxReplicas);
+    const scaling = await applyScaling(this.d.kube, namespace, targets, peers, now, this.d.maxReplicas);
     for (const [target, s] of seen) {
       this.d.metrics.placeholderPods.set({ target, phase: 'Pending' }, s.pending);
       this.d.metrics.placeholderPods.set({ target, phase: 'Running' }, s.running);
