@@ -294,7 +294,7 @@ it('stampede sale runs a protected sale: tokens behind a proof of work, and says
     outcomes: Record<string, number>;
     purchaseToken: { mode: string; tokenMs: { p50: number }; solveMs: { p50: number } };
   };
-  expect(summary.invariants).toEqual({ oversold: 0, duplicate: 0, lost: 0 });
+  expect(summary.invariants).toEqual({ oversold: 0, duplicate: 0, lost: 0, unreturned: 0 });
   expect(summary.accepted).toBeGreaterThanOrEqual(20);
   expect(Object.keys(summary.outcomes).filter((o) => o.startsWith('token_'))).toEqual([]);
   expect(summary.purchaseToken.mode).toBe('pow');
