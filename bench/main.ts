@@ -86,8 +86,7 @@ interface OnMain {
 async function onMain(c: BenchContext): Promise<OnMain> {
   const p = ['sale', 'soldout', 'token', 'ok'].some(wanted) ? await purchases(c) : {};
   const queue = wanted('queue') ? await queueScenarios(c) : {};
-  const joins = queue.join ? queue.join.placed / DURATION : undefined;
-  return { p, queue, ...(wanted('roomsale') ? { roomSale: await roomSale(c, joins) } : {}) };
+  return { p, queue, ...(wanted('roomsale') ? { roomSale: await roomSale(c) } : {}) };
 }
 
 async function purchases(c: BenchContext): Promise<Record<string, Checked>> {

@@ -37,7 +37,7 @@ export function roomLines(
   lines.push(
     ['room_sale_shoppers', String(sale.shoppers)],
     ['room_sale_admit_per_s', String(sale.admitPerSecond)],
-    ['room_sale_arrival_s', f(sale.arrivalSeconds)],
+    ['room_sale_start_s', f(sale.startSeconds)],
     ['room_sale_joined', String(r.joined)],
     ['room_sale_prequeue', String(r.preQueue)],
     ['room_sale_admitted', String(r.admitted)],

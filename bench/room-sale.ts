@@ -17,12 +17,15 @@ const UNITS = 100;
 const SHOPPERS = Number(process.env.BENCH_ROOM_SHOPPERS ?? 20_000);
 const ADMIT_PER_SECOND = Number(process.env.BENCH_ROOM_ADMIT_PER_SECOND ?? 50);
 /**
- * Arrivals spread over at least this long, the start three quarters into it: most shoppers join the
- * pre-queue. A platform that joins fewer than 2 × SHOPPERS / ARRIVAL_MS a second (the join load measured
- * just before, when it ran) gets a longer arrival, so the joins do not pile up behind each other and the
- * pre-queue stays the larger part.
+ * Arrivals spread over ARRIVAL_MS and the start at three quarters of it, unless fewer than three quarters
+ * of the shoppers have joined by then: then the start moves 2 s later (the activity applied again, as an
+ * SRE would), as often as needed, so most join the pre-queue however fast this machine joins them.
  */
 const ARRIVAL_MS = 8000;
+const PRE_QUEUE_SHARE = 0.75;
+const MOVE_MS = 2000;
+/** A move is decided this long before the start it replaces (the apply must land before it). */
+const MOVE_LEAD_MS = 1500;
 /** The admission's TTL (the doc's default): a shopper polls at most every 5 s, well within it. */
 const ADMISSION_TTL_MS = 120_000;
 /**
@@ -35,8 +38,8 @@ export interface RoomSale extends Checked {
   room: RoomFigures;
   shoppers: number;
   admitPerSecond: number;
-  /** Arrivals spread over this long, the start at three quarters of it. */
-  arrivalSeconds: number;
+  /** The start, in seconds after the first arrival (when three quarters had joined). */
+  startSeconds: number;
   /** From the first arrival to the last visit's end. */
   seconds: number;
 }
@@ -68,49 +71,71 @@ async function unadmitted(c: BenchContext): Promise<number> {
   return admits.filter((e) => e === null).length;
 }
 
-export async function roomSale(c: BenchContext, joinsPerSecond?: number): Promise<RoomSale> {
-  const arrivalMs = Math.max(ARRIVAL_MS, joinsPerSecond ? (2000 * SHOPPERS) / joinsPerSecond : 0);
-  const jwts = await signTokens(c.tokens, SHOPPERS, 'r');
-  const startMs = Date.now() + arrivalMs * 0.75;
-  await createActivity(c, ACTIVITY, UNITS, roomSpec(startMs, { admitPerSecond: ADMIT_PER_SECOND }));
+interface Crowd {
+  visits: Visit[];
+  load: WrkResult;
+  cores: Record<string, number>;
+  seconds: number;
+}
+
+/** Every shopper's visit, the i-th arriving at i/SHOPPERS of the arrival spread; `joined` counts joins. */
+async function crowd(c: BenchContext, jwts: string[], joined: () => void): Promise<Crowd> {
   const saleUrl = `${c.seckillUrl}/seckill/${ACTIVITY}`;
   const gate = new Gate(IN_FLIGHT);
   const ms: number[] = [];
   let errors = 0;
   let refused = 0;
-  const record = (_outcome: string, _t0: number, took: number, a: { status: number }) => {
+  const record = (outcome: string, _t0: number, took: number, a: { status: number }) => {
     ms.push(took);
+    if (outcome === 'join') joined();
     if (a.status === 0) errors++;
     else if (a.status >= 400) refused++;
   };
+  const deadline = Date.now() + 300_000;
+  const visit = async (jwt: string, user: number): Promise<Visit> => {
+    await new Promise((r) => setTimeout(r, (user * ARRIVAL_MS) / SHOPPERS));
+    const ttl = ADMISSION_TTL_MS;
+    return visitRoom({ saleUrl, jwt, user, admissionTtlMs: ttl, deadline, gate, buys: true, record });
+  };
   const before = snapshot();
   const started = performance.now();
-  const visit = async (jwt: string, user: number): Promise<Visit> => {
-    await new Promise((r) => setTimeout(r, (user * arrivalMs) / SHOPPERS));
-    const deadline = startMs + 120_000;
-    return visitRoom({
-      saleUrl,
-      jwt,
-      user,
-      admissionTtlMs: ADMISSION_TTL_MS,
-      deadline,
-      gate,
-      buys: true,
-      record,
-    });
-  };
   const visits = await Promise.all(jwts.map(visit));
   const seconds = (performance.now() - started) / 1000;
   const cores = coresBetween(before, snapshot(), seconds);
-  const checked = await settle(c, ACTIVITY, UNITS, crowdLoad(ms, errors, refused, seconds), cores);
-  const room = roomFigures(visits, await readRoom(c.seckillUrl, ACTIVITY));
+  return { visits, load: crowdLoad(ms, errors, refused, seconds), cores, seconds };
+}
+
+/** Keeps the start ahead until three quarters have joined; resolves with the start it settled on. */
+async function holdStart(c: BenchContext, spec: Spec, joins: () => number, first: number): Promise<number> {
+  let start = first;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, start - MOVE_LEAD_MS - Date.now()));
+    if (joins() >= SHOPPERS * PRE_QUEUE_SHARE) return start;
+    start = Date.now() + MOVE_MS;
+    await createActivity(c, ACTIVITY, UNITS, spec(start));
+  }
+}
+
+type Spec = (startMs: number) => Record<string, unknown>;
+
+export async function roomSale(c: BenchContext): Promise<RoomSale> {
+  const jwts = await signTokens(c.tokens, SHOPPERS, 'r');
+  const spec: Spec = (startMs) => roomSpec(startMs, { admitPerSecond: ADMIT_PER_SECOND });
+  const start = Date.now() + ARRIVAL_MS * PRE_QUEUE_SHARE;
+  await createActivity(c, ACTIVITY, UNITS, spec(start));
+  const firstArrival = Date.now();
+  let joins = 0;
+  const held = holdStart(c, spec, () => joins, start);
+  const r = await crowd(c, jwts, () => joins++);
+  const startMs = await held;
+  const checked = await settle(c, ACTIVITY, UNITS, r.load, r.cores);
   return {
     ...checked,
     invariants: { ...checked.invariants, unadmitted: await unadmitted(c) },
-    room,
+    room: roomFigures(r.visits, await readRoom(c.seckillUrl, ACTIVITY)),
     shoppers: SHOPPERS,
     admitPerSecond: ADMIT_PER_SECOND,
-    arrivalSeconds: arrivalMs / 1000,
-    seconds,
+    startSeconds: (startMs - firstArrival) / 1000,
+    seconds: r.seconds,
   };
 }
