@@ -4,7 +4,7 @@ import type { CommonConfig } from '../../core/config.js';
 import { createSequelize } from '../../core/db/connect.js';
 import { createLogger } from '../../core/log.js';
 import { closeRedis, createRedis } from '../../core/redis/client.js';
-import { parseSaleOptions } from './options.js';
+import { parseSaleOptions, type SaleOptions } from './options.js';
 import { htmlReport } from './report.js';
 import { readRoom, runRoomSale } from './room.js';
 import { runSale, type SaleRun } from './run.js';
@@ -24,6 +24,14 @@ function progressBar(done: number, total: number, run: SaleRun): void {
   );
 }
 
+function intro(activity: string, o: SaleOptions): string {
+  const room = o.waitingRoom;
+  if (room)
+    return `activity ${activity}: ${o.stock} units, ${o.users} shoppers arriving over ${room.arrivalSeconds} s, the sale starting in ${room.startsInSeconds} s behind a waiting room (${room.admitPerSecond}/s, at most ${room.maxActive} at once), ${o.concurrency} requests at once`;
+  const token = o.purchaseToken === 'none' ? '' : `, purchase token ${o.purchaseToken}`;
+  return `activity ${activity}: ${o.stock} units, ${o.users} shoppers × ${o.requestsPerUser} attempts, ${o.concurrency} at once${token}`;
+}
+
 /** `stampede sale`: a throwaway flash sale against the running platform, then its summary. Exit 1 if an invariant fails. */
 export async function runSaleCommand(config: CommonConfig, argv: string[]): Promise<number> {
   const o = parseSaleOptions(argv);
@@ -34,11 +42,7 @@ export async function runSaleCommand(config: CommonConfig, argv: string[]): Prom
     const say = (m: string) => o.json || process.stderr.write(`${m}\n`);
     const prepared = await prepareSale(db, redis, config.prefix, new TokenService(config.jwtSecret), o);
     const room = o.waitingRoom;
-    say(
-      room
-        ? `activity ${prepared.activity}: ${o.stock} units, ${o.users} shoppers arriving over ${room.arrivalSeconds} s, the sale starting in ${room.startsInSeconds} s behind a waiting room (${room.admitPerSecond}/s, at most ${room.maxActive} at once), ${o.concurrency} requests at once`
-        : `activity ${prepared.activity}: ${o.stock} units, ${o.users} shoppers × ${o.requestsPerUser} attempts, ${o.concurrency} at once${o.purchaseToken === 'none' ? '' : `, purchase token ${o.purchaseToken}`}`,
-    );
+    say(intro(prepared.activity, o));
     const progress = o.json ? () => undefined : progressBar;
     const run = room
       ? await runRoomSale(

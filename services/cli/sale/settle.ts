@@ -58,6 +58,38 @@ const rowsOf = (db: Sequelize, activity: string) =>
     { bind: [activity], type: QueryTypes.SELECT },
   );
 
+/** The rows by status and the invariants, once nothing is pending and every closed unit was given back. */
+async function checked(
+  d: { db: Sequelize; redis: RedisClient; prefix: string },
+  activity: string,
+  ids: Set<string>,
+  accepted: number,
+  o: { stock: number; room: boolean },
+): Promise<Omit<Settled, 'drainSeconds' | 'paid' | 'payRefused'>> {
+  const rows = await rowsOf(d.db, activity);
+  const byStatus: Record<string, number> = {};
+  for (const r of rows) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
+  const live = rows
+    .filter((r) => r.status === 'paid' || r.status === 'pending_payment')
+    .reduce((n, r) => n + r.quantity, 0);
+  const have = new Set(rows.map((r) => r.id));
+  const buyers = [...new Set(rows.map((r) => r.user_id))];
+  const keys = activityKeys(d.prefix, activity);
+  const remaining = await d.redis.get(keys.stock);
+  return {
+    byStatus,
+    rows: rows.length,
+    remaining: remaining === null ? null : Number(remaining),
+    invariants: {
+      oversold: Math.max(0, live - o.stock),
+      duplicate: rows.length - buyers.length + (accepted - ids.size),
+      lost: [...ids].filter((id) => !have.has(id)).length,
+      unreturned: Math.abs(o.stock - live - Number(remaining)),
+      ...(o.room ? { unadmitted: await unadmitted(d.redis, keys.admits, buyers) } : {}),
+    },
+  };
+}
+
 /**
  * Waits for the pipeline to turn every 202 into a row, pays a share of the orders through the API (as a
  * shopper would), lets the rest time out, then checks the invariants against Postgres and Redis.
@@ -105,30 +137,10 @@ export async function settleSale(
   );
 
   await until(async () => (await owedOf(d.db, activity)) === 0, 30_000);
-  const rows = await rowsOf(d.db, activity);
-  const byStatus: Record<string, number> = {};
-  for (const r of rows) byStatus[r.status] = (byStatus[r.status] ?? 0) + 1;
-  const live = rows
-    .filter((r) => r.status === 'paid' || r.status === 'pending_payment')
-    .reduce((n, r) => n + r.quantity, 0);
-  const have = new Set(rows.map((r) => r.id));
-  const keys = activityKeys(d.prefix, activity);
-  const remaining = await d.redis.get(keys.stock);
   return {
     drainSeconds,
     paid: answers.filter((s) => s === 200).length,
     payRefused: answers.filter((s) => s !== 200).length,
-    byStatus,
-    rows: rows.length,
-    remaining: remaining === null ? null : Number(remaining),
-    invariants: {
-      oversold: Math.max(0, live - o.stock),
-      duplicate: rows.length - new Set(rows.map((r) => r.user_id)).size + (accepted.length - ids.size),
-      lost: [...ids].filter((id) => !have.has(id)).length,
-      unreturned: Math.abs(o.stock - live - Number(remaining)),
-      ...(o.room
-        ? { unadmitted: await unadmitted(d.redis, keys.admits, [...new Set(rows.map((r) => r.user_id))]) }
-        : {}),
-    },
+    ...(await checked(d, activity, ids, accepted.length, o)),
   };
 }
