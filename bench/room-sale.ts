@@ -18,8 +18,9 @@ const SHOPPERS = Number(process.env.BENCH_ROOM_SHOPPERS ?? 20_000);
 const ADMIT_PER_SECOND = Number(process.env.BENCH_ROOM_ADMIT_PER_SECOND ?? 50);
 /**
  * Arrivals spread over ARRIVAL_MS and the start at three quarters of it, unless fewer than three quarters
- * of the shoppers have joined by then: then the start moves 2 s later (the activity applied again, as an
- * SRE would), as often as needed, so most join the pre-queue however fast this machine joins them.
+ * of the shoppers have joined MOVE_LEAD_MS before it: then the start moves to MOVE_MS from then (half a
+ * second later; the activity applied again, as an SRE would), as often as needed, so most join the
+ * pre-queue however fast this machine joins them.
  */
 const ARRIVAL_MS = 8000;
 const PRE_QUEUE_SHARE = 0.75;
