@@ -48,7 +48,8 @@ export const SALE_USAGE = `usage: stampede sale [options]   (against the platfor
   --report FILE.html      write a self-contained HTML report with charts
   --waiting-room          put a waiting room in front: each shopper joins, polls its place until
                           admitted, then buys once with the admission's purchase token and pays
-                          (--pay-share) at once; --requests-per-user and --purchase-token do not apply
+                          (--pay-share) at once; --duration counts from the start; --requests-per-user
+                          and --purchase-token do not apply
     --starts-in S         the sale starts S seconds after the room opens to the crowd (5)
     --arrival S           shoppers arrive spread over S seconds (starts-in × 1.25: most before the start)
     --admit-per-second N  the room's admission rate (20)
