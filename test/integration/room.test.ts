@@ -102,6 +102,7 @@ describe('waiting room', () => {
           expect(r.status).toBe(200);
           expect(r.body.state).toBe('pre-queue');
           expect(r.body.position).toBeUndefined(); // not drawn before the start
+          expect(r.body.userId).toBeUndefined(); // the documented status only
           tickets.set(u, r.body.ticket as string);
         }),
       );

@@ -87,8 +87,8 @@ export function mountRoomRoutes(app: Express, d: RoomRouteDeps): void {
       if (isAppError(err)) d.metrics.joins.inc({ activity: name, outcome: err.code.toLowerCase() });
       throw err;
     }
-    const s = await d.view.status(a.info, 'user', p.userId);
-    res.set('Cache-Control', 'no-store').json(withToken(s, p.userId));
+    const { userId, ...s } = await d.view.status(a.info, 'user', p.userId);
+    res.set('Cache-Control', 'no-store').json(withToken(s, userId));
   });
 
   app.get('/seckill/:activity/queue/me', async (req, res) => {
