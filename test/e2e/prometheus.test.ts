@@ -181,9 +181,13 @@ interface SaleSummary {
 
 it('answers every panel query of every dashboard with data after a sale', async () => {
   const start = Date.now() / 1000 - 2 * SCRAPE_SECONDS;
-  // The operator's sale: it opens at once and stays Live through the test.
+  // The operator's sale: it opens at once and stays Live through the test. It scales a labelled Deployment,
+  // so the operator exports its placeholder pods (0: the placeholder window is past) and, no pod running
+  // on a bare API server, a negative capacity lead, for the pre-warm panel (issue 22).
   const operated = `obs-${Date.now().toString(36)}`;
-  await cluster.create(operated, saleSpec({ startInMs: 1_000, lengthMs: 600_000, stock: 5 }));
+  await cluster.deployment('web', 1);
+  const targets = [{ name: 'web', minReplicas: 2, maxReplicas: 3 }];
+  await cluster.create(operated, saleSpec({ startInMs: 1_000, lengthMs: 600_000, stock: 5, targets }));
   await cluster.waitPhase(operated, 'Live', 30_000);
   const sale = await runSale();
   expect(sale.closed).toBeGreaterThan(0);
@@ -256,6 +260,8 @@ async function ingested(sale: SaleSummary, operated: string, roomSale: SaleSumma
     ['sum(stampede_orders_closed_total)', sale.closed],
     [`count(stampede_reconcile_drift{activity="${sale.activity}"})`, 1],
     [`stampede_activity_phase{activity="${operated}",phase="Live"}`, 1],
+    [`count(stampede_capacity_ready_lead_seconds{activity="${operated}"})`, 1],
+    ['count(stampede_placeholder_pods{target="web"})', 2],
   ];
   // A condition wait, so the bound only matters on a machine too busy to scrape; on a timeout the error
   // names what was still short, and by how much.
