@@ -255,6 +255,25 @@ export interface CrdCluster {
 }
 
 /** A real API server with the CRD and one namespace `<tag>-…`, for the tests of the schema alone. */
+/** Writes `status` of a SeckillActivity through the status subresource (a merge patch); the stored object. */
+export const patchStatusOf = (cluster: Cluster, name: string, status: Record<string, unknown>) =>
+  cluster.objects.patchNamespacedCustomObjectStatus(
+    { ...GVR, namespace: cluster.ns, name, body: { status } },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+  ) as Promise<{ status?: Record<string, unknown> }>;
+
+/** The API server's message for the refusal of `create(body)` (its JSON body escapes `<`). */
+export async function refusalOf<B>(create: (body: B) => Promise<unknown>, body: B): Promise<string> {
+  const err = await create(body).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(Error);
+  const text = String((err as { body?: string }).body ?? err);
+  try {
+    return (JSON.parse(text) as { message: string }).message;
+  } catch {
+    return text;
+  }
+}
+
 export async function crdCluster(tag: string): Promise<CrdCluster> {
   const env = await EnvTest.start();
   try {

@@ -1,15 +1,10 @@
 // spec.scaling.capacityLead and status.capacity (issue 22) against a real kube-apiserver: the default is
 // filled, a lead that would bring placeholders after the floor is refused by a CEL rule with duration(), and
 // the zod schema of `stampede apply` agrees on every case.
-import * as k8s from '@kubernetes/client-node';
 import { activitySpecSchema } from '../../services/core/activity/spec.js';
-import { EnvTest } from '../../rehearsal/envtest.js';
+import { crdCluster, patchStatusOf, refusalOf, type CrdCluster } from '../helpers/operator.js';
 
-const CRD = new URL('../../k8s/crd/seckillactivities.yaml', import.meta.url).pathname;
-const GVR = { group: 'stampede.dev', version: 'v1alpha1', plural: 'seckillactivities' };
-let env: EnvTest;
-let objects: k8s.CustomObjectsApi;
-const ns = `crd-capacity-${Date.now()}`;
+let crd: CrdCluster;
 let n = 0;
 
 const spec = (scaling?: Record<string, unknown>) => ({
@@ -21,39 +16,15 @@ const spec = (scaling?: Record<string, unknown>) => ({
 
 type Stored = { metadata: { name: string }; spec: Record<string, unknown>; status?: Record<string, unknown> };
 
-const create = (body: unknown) =>
-  objects.createNamespacedCustomObject({
-    ...GVR,
-    namespace: ns,
-    body: {
-      apiVersion: 'stampede.dev/v1alpha1',
-      kind: 'SeckillActivity',
-      metadata: { name: `capacity-${++n}` },
-      spec: body,
-    },
-  }) as Promise<Stored>;
-
-/** The API server's message for a refusal. */
-async function refusal(body: unknown): Promise<string> {
-  const err = await create(body).catch((e: unknown) => e);
-  expect(err).toBeInstanceOf(Error);
-  const text = String((err as { body?: string }).body ?? err);
-  try {
-    return (JSON.parse(text) as { message: string }).message;
-  } catch {
-    return text;
-  }
-}
+const create = (body: Record<string, unknown>) =>
+  crd.cluster.create(`capacity-${++n}`, body) as Promise<Stored>;
+const refusal = (body: Record<string, unknown>): Promise<string> => refusalOf(create, body);
 
 beforeAll(async () => {
-  env = await EnvTest.start();
-  await env.apply(CRD);
-  const kc = env.kubeConfig();
-  await kc.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: ns } } });
-  objects = kc.makeApiClient(k8s.CustomObjectsApi);
+  crd = await crdCluster('crd-capacity');
 }, 120_000);
 afterAll(async () => {
-  await env?.stop();
+  await crd?.stop();
 });
 
 it('fills capacityLead 15m, well above the default scaling lead, like the zod schema does', async () => {
@@ -91,14 +62,9 @@ it.each([
 
 it('stores status.capacity through the status subresource', async () => {
   const created = await create(spec());
-  const patched = (await objects.patchNamespacedCustomObjectStatus(
-    {
-      ...GVR,
-      namespace: ns,
-      name: created.metadata.name,
-      body: { status: { phase: 'Scheduled', capacity: { wanted: 8, ready: 3 } } },
-    },
-    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
-  )) as Stored;
+  const patched = await patchStatusOf(crd.cluster, created.metadata.name, {
+    phase: 'Scheduled',
+    capacity: { wanted: 8, ready: 3 },
+  });
   expect(patched.status?.capacity).toEqual({ wanted: 8, ready: 3 });
 });

@@ -1,9 +1,8 @@
 // spec.waitingRoom and status.waitingRoom (issue 21) against a real kube-apiserver: defaults are filled,
 // a bad room is refused by the schema or a CEL rule, and the zod schema of `stampede apply` agrees on
 // every case.
-import * as k8s from '@kubernetes/client-node';
 import { activitySpecSchema } from '../../services/core/activity/spec.js';
-import { crdCluster, GVR, type CrdCluster } from '../helpers/operator.js';
+import { crdCluster, patchStatusOf, refusalOf, type CrdCluster } from '../helpers/operator.js';
 
 let crd: CrdCluster;
 let n = 0;
@@ -20,17 +19,7 @@ type Stored = { metadata: { name: string }; spec: Record<string, unknown>; statu
 
 const create = (body: Record<string, unknown>) => crd.cluster.create(`room-${++n}`, body) as Promise<Stored>;
 
-/** The API server's message for a refusal (its JSON body escapes `<`). */
-async function refusal(body: Record<string, unknown>): Promise<string> {
-  const err = await create(body).catch((e: unknown) => e);
-  expect(err).toBeInstanceOf(Error);
-  const text = String((err as { body?: string }).body ?? err);
-  try {
-    return (JSON.parse(text) as { message: string }).message;
-  } catch {
-    return text;
-  }
-}
+const refusal = (body: Record<string, unknown>): Promise<string> => refusalOf(create, body);
 
 const DEFAULTS = {
   enabled: false,
@@ -100,14 +89,6 @@ it.each([
 it('keeps status.waitingRoom counts written through the status subresource', async () => {
   const created = await create(spec({ enabled: true }));
   const waitingRoom = { waiting: 3, active: 2, admitted: 5 };
-  const patched = (await crd.cluster.objects.patchNamespacedCustomObjectStatus(
-    {
-      ...GVR,
-      namespace: crd.cluster.ns,
-      name: created.metadata.name,
-      body: { status: { phase: 'Live', waitingRoom } },
-    },
-    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
-  )) as Stored;
+  const patched = await patchStatusOf(crd.cluster, created.metadata.name, { phase: 'Live', waitingRoom });
   expect(patched.status?.waitingRoom).toEqual(waitingRoom);
 });
