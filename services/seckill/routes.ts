@@ -2,12 +2,11 @@ import type { Express } from 'express';
 import type { RedisClient } from '../core/redis/client.js';
 import type { StoredActivity } from '../core/activity/preheat.js';
 import type { TokenService } from '../core/auth/jwt.js';
-import { AppError, ErrorCode, unavailable } from '../core/errors.js';
 import type { ActivityCache } from './activity-cache.js';
+import { knownActivity } from './known-activity.js';
 import { resultRoute, type OrderStatusSource } from './order-status.js';
 import type { KeyLimiter } from './read-limit.js';
-import type { Request } from 'express';
-import { checkActivityName, type HotRequest } from './purchase-route.js';
+import type { HotRequest } from './purchase-route.js';
 
 export interface SeckillRouteDeps {
   tokens: TokenService;
@@ -33,8 +32,6 @@ export function saleStatus(a: StoredActivity, now: number): string {
   return a.remaining <= 0 ? 'sold_out' : 'live';
 }
 
-export const activityParam = (req: Request): string => checkActivityName(String(req.params.activity ?? ''));
-
 export function mountSeckillRoutes(app: Express, d: SeckillRouteDeps): void {
   const now = d.now ?? Date.now;
   // URLs the front listener leaves to Express (percent-encoded names) still reach the same handler.
@@ -44,12 +41,13 @@ export function mountSeckillRoutes(app: Express, d: SeckillRouteDeps): void {
   });
 
   app.get('/seckill/:activity/stock', async (req, res) => {
-    const name = activityParam(req);
-    const a = await d.cache.stock(name).catch((err: unknown) => {
-      throw err instanceof AppError ? err : unavailable('stock store unavailable', err);
+    const a = await knownActivity(d.cache, req);
+    res.json({
+      activity: a.info.name,
+      total: a.info.total,
+      remaining: a.remaining,
+      status: saleStatus(a, now()),
     });
-    if (!a) throw new AppError(ErrorCode.ACTIVITY_NOT_FOUND);
-    res.json({ activity: name, total: a.info.total, remaining: a.remaining, status: saleStatus(a, now()) });
   });
 
   app.get('/seckill/:activity/result', resultRoute(d));
