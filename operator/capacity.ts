@@ -1,10 +1,12 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { ActivitySpec } from '../services/core/activity/spec.js';
 import type { KubeClient } from './kube/client.js';
+import type { DeploymentView } from './model.js';
 import {
   desiredPlaceholder,
   PLACEHOLDER_FOR,
   placeholderName,
+  inCapacityWindow,
   placeholdersFor,
   placeholderUpToDate,
   type TargetCapacity,
@@ -32,8 +34,7 @@ export async function applyPlaceholders(
     if (!target) continue;
     const deployment = await kube.deployment(namespace, target);
     const have = existing.get(target);
-    const want =
-      deployment?.scalable === true ? placeholdersFor(target, activities, now, deployment.replicas, cap) : 0;
+    const want = deployment?.scalable === true ? await wanted(kube, target, deployment, activities, now, cap) : 0;
     if (want === 0 && have) await kube.deletePlaceholder(namespace, placeholderName(target));
     if (want > 0 && deployment) {
       const desired = desiredPlaceholder(deployment.raw as k8s.V1Deployment, want);
@@ -49,4 +50,19 @@ export async function applyPlaceholders(
     });
   }
   return seen;
+}
+
+/** The placeholders one target wants; its pods are listed only while some sale is in its capacity window. */
+async function wanted(
+  kube: KubeClient,
+  target: string,
+  deployment: DeploymentView,
+  activities: ActivitySpec[],
+  now: number,
+  cap: number,
+): Promise<number> {
+  if (!inCapacityWindow(target, activities, now)) return 0;
+  const raw = deployment.raw as k8s.V1Deployment;
+  const onNodes = (await kube.podsOnNodes(raw)) ?? deployment.replicas;
+  return placeholdersFor(target, activities, now, { replicas: deployment.replicas, onNodes }, cap);
 }

@@ -205,6 +205,21 @@ export class KubeClient {
     return pods.items.filter((p) => !p.metadata?.deletionTimestamp).map((p) => p.status?.phase ?? 'Pending');
   }
 
+  /**
+   * The target's pods already bound to a node (not terminating), by its Deployment's selector. Null when
+   * the selector is not plain matchLabels (the caller falls back to the replicas).
+   */
+  async podsOnNodes(target: k8s.V1Deployment): Promise<number | null> {
+    const sel = target.spec?.selector;
+    if (!sel?.matchLabels || sel.matchExpressions?.length) return null;
+    const labelSelector = Object.entries(sel.matchLabels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const namespace = target.metadata?.namespace ?? 'default';
+    const pods = await this.core.listNamespacedPod({ namespace, labelSelector });
+    return pods.items.filter((p) => p.spec?.nodeName && !p.metadata?.deletionTimestamp).length;
+  }
+
   async getHpa(namespace: string, name: string): Promise<HpaView | null> {
     try {
       return hpaView(await this.hpa.readNamespacedHorizontalPodAutoscaler({ namespace, name }));

@@ -4,6 +4,7 @@ import {
   capacityObserved,
   desiredPlaceholder,
   IDLE_COMMAND,
+  inCapacityWindow,
   placeholdersFor,
   placeholderUpToDate,
   type TargetCapacity,
@@ -28,26 +29,39 @@ describe('placeholdersFor (pure)', () => {
   const a = sale('2026-11-11T00:00:00Z', 10);
   const b = sale('2026-11-11T00:05:00Z', 14);
 
+  const two = { replicas: 2, onNodes: 2 };
   it.each([
     ['before start − capacityLead: none', '2026-11-10T23:44:59Z', 0],
     ['from start − capacityLead: floor − current', '2026-11-10T23:45:00Z', 8],
     ['two overlapping sales: the larger need', '2026-11-10T23:52:00Z', 12],
     ['the first floor raised: the other one still needs room', '2026-11-10T23:55:00Z', 12],
-    ['from the last start − scaling.leadTime: the floors hold the room', '2026-11-11T00:00:00Z', 0],
+    ['from start − scaling.leadTime: the floor pods not on a node yet', '2026-11-11T00:00:00Z', 12],
+    ['from the last start: none', '2026-11-11T00:05:00Z', 0],
   ])('%s', (_what, now, want) => {
-    expect(placeholdersFor('web', [a, b], T(now), 2)).toBe(want);
+    expect(placeholdersFor('web', [a, b], T(now), two)).toBe(want);
+  });
+
+  it('holds the room of the raised floor until its pods are bound to nodes', () => {
+    const now = T('2026-11-10T23:56:00Z'); // a's floor stage: the HPA asks for 10 already
+    expect(placeholdersFor('web', [a], now, { replicas: 10, onNodes: 2 })).toBe(8);
+    expect(placeholdersFor('web', [a], now, { replicas: 10, onNodes: 7 })).toBe(3);
+    expect(placeholdersFor('web', [a], now, { replicas: 10, onNodes: 10 })).toBe(0);
   });
 
   it('wants none once the target runs the floor, none for a paused sale or another target', () => {
     const now = T('2026-11-10T23:50:00Z');
-    expect(placeholdersFor('web', [a], now, 10)).toBe(0);
-    expect(placeholdersFor('web', [a], now, 12)).toBe(0);
-    expect(placeholdersFor('web', [sale('2026-11-11T00:00:00Z', 10, { paused: true })], now, 2)).toBe(0);
-    expect(placeholdersFor('api', [a], now, 2)).toBe(0);
+    expect(placeholdersFor('web', [a], now, { replicas: 10, onNodes: 10 })).toBe(0);
+    expect(placeholdersFor('web', [a], now, { replicas: 12, onNodes: 12 })).toBe(0);
+    const paused = sale('2026-11-11T00:00:00Z', 10, { paused: true });
+    expect(placeholdersFor('web', [paused], now, two)).toBe(0);
+    expect(placeholdersFor('api', [a], now, two)).toBe(0);
+    expect(inCapacityWindow('web', [paused], now)).toBe(false);
+    expect(inCapacityWindow('web', [a], now)).toBe(true);
+    expect(inCapacityWindow('web', [a], T('2026-11-11T00:00:00Z'))).toBe(false);
   });
 
   it('caps the floor at OPERATOR_MAX_REPLICAS', () => {
-    expect(placeholdersFor('web', [a], T('2026-11-10T23:50:00Z'), 2, 6)).toBe(4);
+    expect(placeholdersFor('web', [a], T('2026-11-10T23:50:00Z'), two, 6)).toBe(4);
   });
 });
 

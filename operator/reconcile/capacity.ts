@@ -23,28 +23,46 @@ export const IDLE_COMMAND = [
   "process.on('SIGTERM',()=>process.exit(0));setInterval(()=>{},1<<30)",
 ];
 
+/** What a target holds now: the replicas its Deployment asks for, and its pods already bound to a node. */
+export interface TargetPods {
+  replicas: number;
+  onNodes: number;
+}
+
 /**
  * The placeholder pods a target wants now: the max over the non-paused activities naming it whose
- * [start − capacityLead, start − scaling.leadTime) holds now of what their floor (capped) will add to the
- * replicas the target runs, never below 0. The larger need wins, as floors do: the placeholders are the
- * room the largest floor takes. From start − scaling.leadTime the floor itself holds that room.
+ * [start − capacityLead, start) holds now of the room their floor (capped) still needs, never below 0. The
+ * larger need wins, as floors do. Before start − scaling.leadTime that is what the floor will add to the
+ * replicas the target asks for. From then on it is the floor's pods not yet on a node: the placeholders keep
+ * the room until the raised floor's pods preempt them (the scheduler binds each real pod where a
+ * placeholder was), so the room is never free for anyone else in between. From the start, none.
  */
 export function placeholdersFor(
   target: string,
   activities: ActivitySpec[],
   now: number,
-  currentReplicas: number,
+  pods: TargetPods,
   cap = Infinity,
 ): number {
   let want = 0;
   for (const spec of activities) {
     if (spec.paused) continue;
     const b = boundaries(spec);
-    if (now < b.capacityAt || now >= b.scaleAt) continue;
+    if (now < b.capacityAt || now >= b.start) continue;
+    const have = now < b.scaleAt ? pods.replicas : pods.onNodes;
     for (const t of spec.scaling.targets)
-      if (t.name === target) want = Math.max(want, Math.min(t.minReplicas, cap) - currentReplicas);
+      if (t.name === target) want = Math.max(want, Math.min(t.minReplicas, cap) - have);
   }
   return want;
+}
+
+/** Whether any non-paused activity naming the target is in [start − capacityLead, start) now. */
+export function inCapacityWindow(target: string, activities: ActivitySpec[], now: number): boolean {
+  return activities.some((spec) => {
+    if (spec.paused || !spec.scaling.targets.some((t) => t.name === target)) return false;
+    const b = boundaries(spec);
+    return now >= b.capacityAt && now < b.start;
+  });
 }
 
 /** What a placeholder pod requests and where it may run: the target's, so it holds a real pod's room. */

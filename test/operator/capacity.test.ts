@@ -1,8 +1,9 @@
 // Placeholder capacity (issue 22) against a real kube-apiserver: from start − capacityLead the operator keeps
 // `<target>-placeholder` sized to what the floor will add, with the target's requests; the larger of two
 // sales' needs wins; deleting a sale or restarting the operator leaves exactly what is needed; at
-// start − scaling.leadTime the floor takes over and the placeholders go. The API server alone schedules no
-// pod, so CapacityReady stays False here, and the Warning Event says so at the floor.
+// start − scaling.leadTime the floor is raised and the placeholders hold the room of its pods not yet on a
+// node, until the start. The API server alone schedules no pod, so CapacityReady stays False here, and the
+// Warning Event says so at the floor.
 import * as k8s from '@kubernetes/client-node';
 import { waitFor } from '../helpers/env.js';
 import {
@@ -136,7 +137,7 @@ it('keeps exactly one placeholder Deployment through an operator restart', async
   await second.stop();
 }, 60_000);
 
-it('gives the room to the floor at start − scaling.leadTime, and warns that capacity is not ready', async () => {
+it('holds the floor’s room from start − scaling.leadTime to the start, and warns that capacity is not ready', async () => {
   const cluster = await oe.namespace('floor');
   await target(cluster, 'web');
   const op = await oe.operator(cluster.ns);
@@ -158,9 +159,11 @@ it('gives the room to the floor at start − scaling.leadTime, and warns that ca
     'placeholders before the floor',
   );
   await waitFor(async () => (await cluster.floor('web')) === 7, 'the floor raised', 20_000);
+  // No pod is bound to a node here (no scheduler): the placeholders hold the room of all 7 floor pods,
+  // until the start.
   await waitFor(
-    async () => (await placeholders(cluster)).length === 0,
-    'the placeholders gone with the floor',
+    async () => (await replicasOf(cluster, 'web-placeholder')) === 7,
+    'placeholders for the floor pods not on a node',
   );
   // Nothing runs pods here: the floor's pods never become Ready.
   await waitFor(
@@ -176,6 +179,7 @@ it('gives the room to the floor at start − scaling.leadTime, and warns that ca
   // Once, not on every pass (the operator refreshes the status every 300 ms while the sale runs).
   await new Promise((r) => setTimeout(r, 1500));
   expect((await cluster.events('soon')).filter((e) => e.startsWith('CapacityNotReady:'))).toHaveLength(1);
+  await waitFor(async () => (await placeholders(cluster)).length === 0, 'the placeholders gone at the start');
   const metrics = await op.operator.registry.metrics();
   expect(metrics).toMatch(/stampede_placeholder_pods\{target="web",phase="Pending"[^}]*\} 0/);
   await op.stop();
