@@ -102,3 +102,24 @@ for t in $want; do
     *) echo "tools: unknown tool $t" >&2; exit 2 ;;
   esac
 done
+
+# The CapacityBuffer CRD (autoscaling.x-k8s.io, docs/capacity-buffer.md) for the operator's tests: one file of
+# Karpenter's Go module, read from the module proxy's zip of the pinned version (`go mod download` refuses
+# v1.15.0 for its go line on older Go), kept in the cache like the binaries and in .tools/crds. Not committed:
+# it is Karpenter's text.
+KARPENTER_VERSION=v1.15.0
+BUFFER_CRD=autoscaling.x-k8s.io_capacitybuffers.yaml
+fetch_buffer_crd() {
+  local dir="$root/.tools/crds" cached="$cache/crds/karpenter-$KARPENTER_VERSION/$BUFFER_CRD"
+  mkdir -p "$dir" "${cached%/*}"
+  [ -s "$dir/$BUFFER_CRD" ] && [ "$(cat "$dir/$BUFFER_CRD.version" 2>/dev/null)" = "$KARPENTER_VERSION" ] && return 0
+  if [ ! -s "$cached" ]; then
+    local zip="$cache/karpenter-$KARPENTER_VERSION.zip"
+    curl -fsSL -o "$zip.tmp" "https://proxy.golang.org/sigs.k8s.io/karpenter/@v/$KARPENTER_VERSION.zip"
+    unzip -p "$zip.tmp" "sigs.k8s.io/karpenter@$KARPENTER_VERSION/pkg/apis/crds/$BUFFER_CRD" >"$cached.tmp"
+    rm -f "$zip.tmp" && mv "$cached.tmp" "$cached"
+  fi
+  cp "$cached" "$dir/$BUFFER_CRD" && echo "$KARPENTER_VERSION" >"$dir/$BUFFER_CRD.version"
+  echo "tools: CapacityBuffer CRD $KARPENTER_VERSION"
+}
+fetch_buffer_crd
