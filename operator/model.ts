@@ -22,6 +22,8 @@ export interface ActivityStatus {
   waitingRoom?: RoomCounts;
   /** Pods the sale's floors want on its targets (placeholders before the floor) and how many are ready. */
   capacity?: { wanted: number; ready: number };
+  /** RFC 3339: when the purchase path opens (window.start, or later for a held opening: docs/open-when.md). */
+  opensAt?: string;
   nextTransitionTime?: string;
   message?: string;
 }

@@ -39,18 +39,21 @@ export interface Claim {
  * Registers the activity in Postgres as the resource's own (always) and preheats Redis (from
  * `start − preheat.leadTime` on), then reads Redis back: Preheated is only True when what Redis holds is
  * what the spec says. An activity id another resource owns is refused before anything changes.
+ * `opensAt`: the opening the operator decided (docs/open-when.md), registered as the start.
  */
 export async function registerAndPreheat(
   s: Stores,
   owner: Owner & { name: string },
   spec: ActivitySpec,
   preheatNow: boolean,
+  opensAt?: number,
 ): Promise<Observed['preheat'] | NameConflict> {
   const { name } = owner;
   try {
     await applyActivity(s.db, s.redis, s.prefix, name, spec, {
       preheat: preheatNow,
       owner: { namespace: owner.namespace, uid: owner.uid },
+      opensAt,
     });
   } catch (err) {
     if (isAppError(err) && err.code === 'STOCK_BELOW_SOLD')
@@ -61,7 +64,7 @@ export async function registerAndPreheat(
   }
   if (!preheatNow) return null;
   const back = await readActivity(s.redis, s.prefix, name);
-  const want = infoFromSpec(name, spec);
+  const want = infoFromSpec(name, spec, opensAt);
   const same = back !== null && back.remaining !== null && JSON.stringify(back.info) === JSON.stringify(want);
   return same
     ? { ok: true }

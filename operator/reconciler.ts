@@ -6,6 +6,8 @@ import type { ActivityWatch } from './kube/informer.js';
 import { applyPlaceholders } from './capacity.js';
 import type { OperatorMetrics } from './metrics.js';
 import { capacityObserved, type TargetCapacity } from './reconcile/capacity.js';
+import { OpeningReporter, plannedOpening, settleOpening } from './opening.js';
+import { prevOpensAt } from './reconcile/opening.js';
 import { ALLOW_DELETE_LIVE, FINALIZER, type ActivityObject, type ActivityStatus } from './model.js';
 import {
   applyScaling,
@@ -20,14 +22,7 @@ import {
   type Owner,
   type Stores,
 } from './observe.js';
-import {
-  boundaries,
-  computeStatus,
-  failedStatus,
-  requeueAfter,
-  sameStatus,
-  type Observed,
-} from './reconcile/status.js';
+import { boundaries, failedStatus, requeueAfter, sameStatus, type Observed } from './reconcile/status.js';
 
 export interface ReconcilerDeps {
   kube: KubeClient;
@@ -63,8 +58,11 @@ const messageOf = (err: unknown) => String((err as Error)?.message ?? err);
 export class Reconciler {
   /** CapacityNotReady Events already sent (resource, generation, window). */
   private readonly warned = new Set<string>();
+  private readonly opening: OpeningReporter;
 
-  constructor(private readonly d: ReconcilerDeps) {}
+  constructor(private readonly d: ReconcilerDeps) {
+    this.opening = new OpeningReporter(d.kube);
+  }
 
   async reconcile(key: string): Promise<number | null> {
     const [namespace, name] = key.split('/') as [string, string];
@@ -114,10 +112,16 @@ export class Reconciler {
     let capacity: Observed['capacity'] = null;
     let stock: Observed['stock'] = null;
     let room: Observed['room'] = null;
+    // docs/open-when.md: registered at the opening planned; this pass's CapacityReady may move it below.
+    let opening = prevOpensAt(obj.status);
     try {
-      const reg = await inSpan('postgres register, redis preheat', () => this.register(obj, spec, now));
+      const planned = plannedOpening(spec, obj, now);
+      const reg = await inSpan('postgres register, redis preheat', () =>
+        this.register(obj, spec, now, planned),
+      );
       if (reg && 'conflict' in reg) return await this.refuseName(obj, reg.conflict, now);
       preheat = reg;
+      opening = planned;
       const withRoom = spec.waitingRoom?.enabled === true;
       ({ stock, room } = await inSpan('redis observe stock', () =>
         observeStock(this.d.stores, obj.name, withRoom),
@@ -135,12 +139,15 @@ export class Reconciler {
     } catch (err) {
       error = `scaling: ${messageOf(err)}`;
     }
-    const observed = { now, generation: obj.generation, preheat, scaling, stock, room, capacity, error };
-    const status = computeStatus(spec, observed, prev);
+    const seen = { now, generation: obj.generation, preheat, scaling, stock, room, capacity, error };
+    const { observed, status } = await settleOpening(spec, obj, { ...seen, opensAt: opening }, prev, (at) =>
+      this.register(obj, spec, now, at),
+    );
     await this.writeStatus(obj, status);
     await this.capacityReport(obj, spec, status, now);
-    if (error) throw new Error(error);
-    return requeueAfter(spec, now, this.d.liveRefreshMs);
+    await this.opening.report(obj, spec, status, now);
+    if (observed.error) throw new Error(observed.error);
+    return requeueAfter(spec, now, this.d.liveRefreshMs, observed.opensAt);
   }
 
   /**
@@ -151,14 +158,15 @@ export class Reconciler {
     obj: ActivityObject,
     spec: ActivitySpec,
     now: number,
+    opensAt: number,
   ): Promise<Observed['preheat'] | NameConflict> {
     const preheatNow = now >= boundaries(spec).preheatAt;
-    const first = await registerAndPreheat(this.d.stores, obj, spec, preheatNow);
+    const first = await registerAndPreheat(this.d.stores, obj, spec, preheatNow, opensAt);
     if (!first || !('conflict' in first) || first.conflict === null) return first;
     const owner = await this.d.kube.getActivity(first.conflict.namespace, obj.name);
     if (owner && owner.uid === first.conflict.uid) return first;
     await releaseOwner(this.d.stores, obj.name, first.conflict.uid);
-    return registerAndPreheat(this.d.stores, obj, spec, preheatNow);
+    return registerAndPreheat(this.d.stores, obj, spec, preheatNow, opensAt);
   }
 
   private async refuseName(obj: ActivityObject, owner: Owner | null, now: number): Promise<number> {

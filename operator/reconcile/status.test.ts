@@ -38,6 +38,7 @@ describe('status (pure)', () => {
       preheatAt: T('2026-11-10T23:50:00Z'),
       scaleAt: T('2026-11-10T23:55:00Z'),
       start: T('2026-11-11T00:00:00Z'),
+      opensAt: T('2026-11-11T00:00:00Z'), // openWhen start (operator/reconcile/opening.test.ts)
       end: T('2026-11-11T00:30:00Z'),
       scaleDownAt: T('2026-11-11T00:40:00Z'),
     });

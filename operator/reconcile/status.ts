@@ -9,11 +9,13 @@ export interface Boundaries {
   preheatAt: number;
   scaleAt: number;
   start: number;
+  /** When the purchase path opens: start, or later for a held `openWhen: capacityReady` (docs/open-when.md). */
+  opensAt: number;
   end: number;
   scaleDownAt: number;
 }
 
-export function boundaries(spec: ActivitySpec): Boundaries {
+export function boundaries(spec: ActivitySpec, opensAt?: number): Boundaries {
   const start = Date.parse(spec.window.start);
   const end = Date.parse(spec.window.end);
   return {
@@ -21,6 +23,7 @@ export function boundaries(spec: ActivitySpec): Boundaries {
     preheatAt: start - (parseDuration(spec.preheat.leadTime) ?? 0),
     scaleAt: start - (parseDuration(spec.scaling.leadTime) ?? 0),
     start,
+    opensAt: opensAt ?? start,
     end,
     scaleDownAt: end + (parseDuration(spec.scaling.cooldown) ?? 0),
   };
@@ -39,6 +42,8 @@ export interface Observed {
   room: RoomCounts | null;
   /** Pods of the sale's targets, in [start − capacityLead, end); null (or absent) outside it. */
   capacity?: CapacityObserved | null;
+  /** The opening registered (operator/reconcile/opening.ts); absent until the activity is registered. */
+  opensAt?: number;
   error: string | null;
 }
 
@@ -54,14 +59,15 @@ export interface CapacityObserved {
 
 export function phaseOf(b: Boundaries, o: Observed): Phase {
   if (o.now >= b.end) return 'Ended';
-  if (o.now >= b.start) return o.stock?.remaining === 0 ? 'SoldOut' : 'Live';
+  // Between the start and a held opening the sale is not Live: it stays Ready (or Preheating).
+  if (o.now >= b.opensAt) return o.stock?.remaining === 0 ? 'SoldOut' : 'Live';
   if (o.now >= b.preheatAt) return o.preheat?.ok ? 'Ready' : 'Preheating';
   return 'Scheduled';
 }
 
 /** The next boundary after now, when the phase or the HPA floor may change. */
 export function nextTransition(b: Boundaries, now: number): number | null {
-  const next = [b.capacityAt, b.preheatAt, b.scaleAt, b.start, b.end, b.scaleDownAt]
+  const next = [b.capacityAt, b.preheatAt, b.scaleAt, b.start, b.opensAt, b.end, b.scaleDownAt]
     .filter((t) => t > now)
     .sort((x, y) => x - y);
   return next[0] ?? null;
@@ -94,7 +100,7 @@ function scaledUp(o: Observed, prev: Condition[]): Condition {
 
 /** The whole status, as a pure function of spec, observation and the previous conditions. */
 export function computeStatus(spec: ActivitySpec, o: Observed, prev: Condition[] = []): ActivityStatus {
-  const b = boundaries(spec);
+  const b = boundaries(spec, o.opensAt);
   const phase = phaseOf(b, o);
   const pre = o.preheat;
   const conditions = [
@@ -142,14 +148,20 @@ export function computeStatus(spec: ActivitySpec, o: Observed, prev: Condition[]
         }
       : {}),
     ...(o.room ? { waitingRoom: { ...o.room } } : {}),
+    ...(o.opensAt !== undefined ? { opensAt: new Date(o.opensAt).toISOString() } : {}),
     ...(o.capacity ? { capacity: { wanted: o.capacity.wanted, ready: o.capacity.ready } } : {}),
     ...(next !== null ? { nextTransitionTime: new Date(next).toISOString() } : {}),
   };
 }
 
 /** When to look again: the next boundary, and every `liveRefreshMs` while the sale runs (stock in status). */
-export function requeueAfter(spec: ActivitySpec, now: number, liveRefreshMs: number): number | null {
-  const b = boundaries(spec);
+export function requeueAfter(
+  spec: ActivitySpec,
+  now: number,
+  liveRefreshMs: number,
+  opensAt?: number,
+): number | null {
+  const b = boundaries(spec, opensAt);
   const next = nextTransition(b, now);
   // From the placeholders on, status.capacity follows the pods as they are scheduled and become Ready.
   const live = now >= Math.min(b.capacityAt, b.preheatAt) && now < b.scaleDownAt;

@@ -25,6 +25,12 @@ export interface ApplyOptions {
   force?: boolean;
   /** `stampede apply --adoptable`, `?adoptable=true`: a SeckillActivity of this name may take it over. */
   adoptable?: boolean;
+  /**
+   * The operator's opening when it is not window.start (docs/open-when.md): Postgres's start_time and the
+   * Redis info's start say it, so the API, the storefront and the hot path all open then. The stored spec
+   * keeps the window as written.
+   */
+  opensAt?: number;
 }
 
 /**
@@ -127,7 +133,7 @@ export async function applyActivity(
           product?.id,
           spec.stock,
           spec.maxPerUser,
-          spec.window.start,
+          opts.opensAt === undefined ? spec.window.start : new Date(opts.opensAt).toISOString(),
           spec.window.end,
           Math.max(1, paymentSeconds),
           spec.product.price,
@@ -144,7 +150,7 @@ export async function applyActivity(
     );
     // Inside the transaction: if Redis refuses (it has sold more than the new total), nothing commits.
     // A lost Redis state is rebuilt from the orders (activity/rebuild.ts), never re-created as new stock.
-    const info = infoFromSpec(name, spec);
+    const info = infoFromSpec(name, spec, opts.opensAt);
     const result =
       opts.preheat === false ? null : await preheatFromPostgres(db, transaction, redis, prefix, info);
     return { activity: name, created: !current, preheat: result };

@@ -85,6 +85,50 @@ describe('activity spec', () => {
   });
 });
 
+describe('openWhen spec (docs/open-when.md)', () => {
+  it('opens at the start by default, with a maxOpenDelay of 5m', () => {
+    expect(activitySpecSchema.parse(spec)).toMatchObject({ openWhen: 'start', maxOpenDelay: '5m' });
+  });
+
+  it('takes capacityReady with a delay of up to 1h, or 0s, ending before the window does', () => {
+    for (const maxOpenDelay of ['0s', '3s', '29m59s', '1h']) {
+      const window = { start: spec.window.start, end: '2026-11-11T01:30:00Z' };
+      const r = activitySpecSchema.safeParse({ ...spec, window, openWhen: 'capacityReady', maxOpenDelay });
+      expect(r.success).toBe(true);
+    }
+  });
+
+  it('checks the delay against the window only for capacityReady (a sale of seconds keeps the default)', () => {
+    const short = { start: '2026-11-11T00:00:00Z', end: '2026-11-11T00:00:10Z' };
+    expect(activitySpecSchema.safeParse({ ...spec, window: short }).success).toBe(true);
+    const r = activitySpecSchema.safeParse({ ...spec, window: short, openWhen: 'capacityReady' });
+    expect(r.success).toBe(false);
+    if (!r.success)
+      expect(r.error.issues.map((i) => i.message)).toContain(
+        'window.start + maxOpenDelay must be before window.end',
+      );
+  });
+
+  it.each([
+    ['a delay above 1h', { maxOpenDelay: '61m' }, 'maxOpenDelay'],
+    ['a delay reaching the end', { openWhen: 'capacityReady', maxOpenDelay: '30m' }, 'maxOpenDelay'],
+    ['a delay without a unit', { maxOpenDelay: '300' }, 'maxOpenDelay'],
+    ['an unknown openWhen', { openWhen: 'soldOut' }, 'openWhen'],
+  ])('refuses %s', (_what, over, path) => {
+    const r = activitySpecSchema.safeParse({ ...spec, ...over });
+    expect(r.success).toBe(false);
+    if (!r.success) expect(r.error.issues.map((i) => i.path.join('.'))).toContain(path);
+  });
+
+  it('puts the opening the operator decided into the hot-path info', () => {
+    const s = activitySpecSchema.parse({ ...spec, openWhen: 'capacityReady' });
+    expect(infoFromSpec('iphone', s).startMs).toBe(Date.parse(spec.window.start));
+    expect(infoFromSpec('iphone', s, Date.parse('2026-11-11T00:05:00Z')).startMs).toBe(
+      Date.parse('2026-11-11T00:05:00Z'),
+    );
+  });
+});
+
 describe('waiting room spec', () => {
   const room = (waitingRoom: unknown, over: object = {}) =>
     activitySpecSchema.parse({ ...spec, waitingRoom, ...over });

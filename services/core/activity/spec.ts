@@ -52,6 +52,9 @@ export const waitingRoomSchema = z
 
 const msOf = (d: string): number => parseDuration(d) ?? 0;
 
+/** The longest spec.maxOpenDelay: a sale held longer than this is a sale to move, not to hold. */
+export const MAX_OPEN_DELAY_MS = 3_600_000;
+
 export const activitySpecSchema = z
   .object({
     product: z
@@ -81,6 +84,11 @@ export const activitySpecSchema = z
       .strict()
       .default({}),
     paused: z.boolean().default(false),
+    /** docs/open-when.md: capacityReady holds the opening (at most maxOpenDelay) until CapacityReady. */
+    openWhen: z.enum(['start', 'capacityReady']).default('start'),
+    maxOpenDelay: offset
+      .refine((d) => msOf(d) <= MAX_OPEN_DELAY_MS, 'maxOpenDelay must be at most 1h')
+      .default('5m'),
     purchaseToken: purchaseTokenSchema.optional(),
     waitingRoom: waitingRoomSchema.optional(),
   })
@@ -98,7 +106,14 @@ export const activitySpecSchema = z
   .refine((s) => msOf(s.scaling.capacityLead) >= msOf(s.scaling.leadTime), {
     message: 'scaling.capacityLead must be >= scaling.leadTime',
     path: ['scaling', 'capacityLead'],
-  });
+  })
+  // A held opening must still open inside the window (only checked where it can hold: capacityReady).
+  .refine(
+    (s) =>
+      s.openWhen !== 'capacityReady' ||
+      Date.parse(s.window.start) + msOf(s.maxOpenDelay) < Date.parse(s.window.end),
+    { message: 'window.start + maxOpenDelay must be before window.end', path: ['maxOpenDelay'] },
+  );
 
 export type ActivitySpec = z.infer<typeof activitySpecSchema>;
 export type ActivitySpecInput = z.input<typeof activitySpecSchema>;
@@ -133,11 +148,15 @@ export interface TokenRule {
   difficulty: number;
 }
 
-export function infoFromSpec(name: string, spec: ActivitySpec): ActivityInfo {
+/**
+ * `opensAt`: when the purchase path opens, if not at window.start (the operator's decision for
+ * `openWhen: capacityReady`, docs/open-when.md); the hot path knows only this start.
+ */
+export function infoFromSpec(name: string, spec: ActivitySpec, opensAt?: number): ActivityInfo {
   const info: ActivityInfo = {
     name,
     total: spec.stock,
-    startMs: Date.parse(spec.window.start),
+    startMs: opensAt ?? Date.parse(spec.window.start),
     endMs: Date.parse(spec.window.end),
     maxPerUser: spec.maxPerUser,
     price: spec.product.price,
