@@ -1,5 +1,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { ActivitySpec } from '../services/core/activity/spec.js';
+import type { Logger } from '../services/core/log.js';
+import { applyBuffers } from './capacity-buffer.js';
 import type { KubeClient } from './kube/client.js';
 import type { DeploymentView } from './model.js';
 import {
@@ -17,6 +19,7 @@ import {
  * namespace, to the pods the non-paused activities of the namespace need now (docs/capacity.md): created
  * or patched while some need is above 0, deleted at 0. Only labelled (scalable) Deployments get
  * placeholders, like HPA floors; a target gone or unlabelled loses its own. Returns what each target holds.
+ * Where the API server serves CapacityBuffers, the autoscaler holds the room instead (docs/capacity-buffer.md).
  */
 export async function applyPlaceholders(
   kube: KubeClient,
@@ -25,7 +28,10 @@ export async function applyPlaceholders(
   activities: ActivitySpec[],
   now: number,
   cap = Infinity,
+  log?: Logger,
 ): Promise<Map<string, TargetCapacity>> {
+  const buffered = await applyBuffers(kube, namespace, targets, activities, now, cap, log);
+  if (buffered) return buffered;
   const existing = new Map(
     (await kube.placeholders(namespace)).map((d) => [d.metadata?.labels?.[PLACEHOLDER_FOR] ?? '', d]),
   );
@@ -34,7 +40,8 @@ export async function applyPlaceholders(
     if (!target) continue;
     const deployment = await kube.deployment(namespace, target);
     const have = existing.get(target);
-    const want = deployment?.scalable === true ? await wanted(kube, target, deployment, activities, now, cap) : 0;
+    const want =
+      deployment?.scalable === true ? await wanted(kube, target, deployment, activities, now, cap) : 0;
     if (want === 0 && have) await kube.deletePlaceholder(namespace, placeholderName(target));
     if (want > 0 && deployment) {
       const desired = desiredPlaceholder(deployment.raw as k8s.V1Deployment, want);
@@ -53,7 +60,7 @@ export async function applyPlaceholders(
 }
 
 /** The placeholders one target wants; its pods are listed only while some sale is in its capacity window. */
-async function wanted(
+export async function wanted(
   kube: KubeClient,
   target: string,
   deployment: DeploymentView,

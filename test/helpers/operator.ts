@@ -303,10 +303,17 @@ export interface OperatorEnv {
   stop(): Promise<void>;
 }
 
-/** One API server (with the CRD), Postgres schema and prefix for a file's tests; operators per test. */
-export async function operatorEnv(tag: string, opts: { audit?: boolean } = {}): Promise<OperatorEnv> {
+/**
+ * One API server (with the CRD, and `crds`: other APIs the cluster serves), Postgres schema and prefix for a
+ * file's tests; operators per test.
+ */
+export async function operatorEnv(
+  tag: string,
+  opts: { audit?: boolean; crds?: string[] } = {},
+): Promise<OperatorEnv> {
   const env = await EnvTest.start([], opts);
   await env.apply(CRD);
+  for (const crd of opts.crds ?? []) await env.apply(crd);
   const prefix = randomPrefix(tag);
   const pg = await testSchema();
   const redis = newRedis();
