@@ -29,12 +29,15 @@ const STATE_TEXT: Record<string, string> = {
 /** Renders the sale and keeps it current; returns what stops its timers when the shopper leaves. */
 export async function saleView(main: HTMLElement, name: string): Promise<() => void> {
   const base = `/seckill/${encodeURIComponent(name)}`;
-  const [a, needs, roomSummary] = await Promise.all([
-    call<Activity>(`/api/activities/${encodeURIComponent(name)}`),
+  const activityUrl = `/api/activities/${encodeURIComponent(name)}`;
+  const [first, needs, roomSummary] = await Promise.all([
+    call<Activity>(activityUrl),
     call<TokenNeeds>(`${base}/token`),
     roomOf(name),
     syncClock(name),
   ]);
+  // `let`: an openWhen capacityReady sale's start moves (docs/open-when.md), see reread below.
+  let a = first;
   let stock: Stock = { remaining: a.stock.remaining, status: a.status };
   let held: Held | null = null;
   let busy = false;
@@ -161,6 +164,7 @@ export async function saleView(main: HTMLElement, name: string): Promise<() => v
         await follow(err.body.orderId);
       } else {
         if (err instanceof ApiError && err.code === 'SOLD_OUT') stock = { ...stock, remaining: 0 };
+        if (err instanceof ApiError && err.code === 'NOT_STARTED') void reread();
         say(err instanceof ApiError ? err.message : 'Something went wrong; try again.');
       }
     } finally {
@@ -198,21 +202,41 @@ export async function saleView(main: HTMLElement, name: string): Promise<() => v
     if (held?.order) renderOrder();
   }
   // Enabled exactly at the start by the server's clock, not at the next tick.
-  const untilStart = Date.parse(a.window.start) - serverNow();
-  const startTimer = untilStart > 0 ? setTimeout(tick, untilStart) : undefined;
+  let startTimer: ReturnType<typeof setTimeout> | undefined;
+  const armStart = () => {
+    clearTimeout(startTimer);
+    const untilStart = Date.parse(a.window.start) - serverNow();
+    startTimer = untilStart > 0 ? setTimeout(tick, untilStart) : undefined;
+  };
+  armStart();
+  const windowText = () =>
+    `${when(a.window.start)} – ${when(a.window.end)} · at most ${a.maxPerUser} per shopper`;
+  const windowLine = h('p', { class: 'muted' }, windowText());
+  // The operator may hold an opening until capacity is ready, or open a held one early (docs/open-when.md):
+  // while upcoming (and on a NOT_STARTED answer) the activity is read again, so the countdown follows.
+  const reread = () =>
+    call<Activity>(activityUrl).then(
+      (x) => {
+        if (x.window.start === a.window.start) return;
+        a = x;
+        windowLine.textContent = windowText();
+        armStart();
+        tick();
+      },
+      () => undefined,
+    );
   const ticker = setInterval(tick, 250);
   const poller = setInterval(() => void refreshStock(), 2000);
+  const rereader = setInterval(() => {
+    if (state(a, stock, serverNow()) === 'upcoming') void reread();
+  }, 10_000);
 
   show(
     main,
     a.product.name,
     priceLine(a),
     stockText,
-    h(
-      'p',
-      { class: 'muted' },
-      `${when(a.window.start)} – ${when(a.window.end)} · at most ${a.maxPerUser} per shopper`,
-    ),
+    windowLine,
     clock,
     status,
     room?.el,
@@ -227,6 +251,7 @@ export async function saleView(main: HTMLElement, name: string): Promise<() => v
     clearTimeout(startTimer);
     clearInterval(ticker);
     clearInterval(poller);
+    clearInterval(rereader);
     room?.stop();
   };
 }
