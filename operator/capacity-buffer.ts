@@ -19,31 +19,47 @@ export const DETECT_TTL_MS = 60_000;
 
 interface Detected {
   client: BufferClient;
+  /** What this pass may use: discovery's answer, or forbidden after a Forbidden listing buffers. */
   api: BufferApi | null;
+  /** Discovery's last answer (logged when it changes); whether a Forbidden was logged (once a process). */
+  discovered: BufferApi | null;
+  warned: boolean;
   at: number;
 }
 /** Per operator process (per KubeClient): the discovery answer and when it was asked. */
 const detected = new WeakMap<KubeClient, Detected>();
 
-function note(d: Detected, api: BufferApi, now: number, log?: Logger, err?: unknown): void {
-  if (api !== d.api) {
-    if (api === 'forbidden')
-      log?.warn({ err }, 'CapacityBuffers forbidden to the operator (RBAC): placeholders are Deployments');
-    else
-      log?.info(
-        { api },
-        `CapacityBuffer API ${api}: placeholders are ${api === 'served' ? 'buffers' : 'Deployments'}`,
-      );
-  }
+function discovered(d: Detected, api: BufferApi, now: number, log?: Logger): void {
+  if (api !== d.discovered && api !== 'forbidden')
+    log?.info(
+      { api },
+      `CapacityBuffer API ${api}: placeholders are ${api === 'served' ? 'buffers' : 'Deployments'}`,
+    );
+  d.discovered = api;
   d.api = api;
   d.at = now;
+}
+
+/** Forbidden (RBAC) counts as no API until the next discovery; logged once, not every minute. */
+function forbid(d: Detected, log: Logger | undefined, err: unknown): void {
+  if (!d.warned)
+    log?.warn({ err }, 'CapacityBuffers forbidden to the operator (RBAC): placeholders are Deployments');
+  d.warned = true;
+  d.api = 'forbidden';
 }
 
 /** The buffer client when the API server serves CapacityBuffers (asked at most every DETECT_TTL_MS). */
 async function servedClient(kube: KubeClient, now: number, log?: Logger): Promise<Detected | null> {
   let d = detected.get(kube);
-  if (!d) detected.set(kube, (d = { client: new BufferClient(kube.kc), api: null, at: 0 }));
-  if (d.api === null || now - d.at >= DETECT_TTL_MS || now < d.at) note(d, await d.client.api(), now, log);
+  if (!d) {
+    d = { client: new BufferClient(kube.kc), api: null, discovered: null, warned: false, at: 0 };
+    detected.set(kube, d);
+  }
+  if (d.api === null || now - d.at >= DETECT_TTL_MS || now < d.at) {
+    const api = await d.client.api();
+    if (api === 'forbidden') forbid(d, log, null);
+    discovered(d, api, now, log);
+  }
   return d.api === 'served' ? d : null;
 }
 
@@ -66,7 +82,7 @@ export async function applyBuffers(
   log?: Logger,
 ): Promise<Map<string, TargetCapacity> | null> {
   const d = await servedClient(kube, now, log);
-  const buffers = d ? await d.client.buffers(namespace).catch(forbidden(d, now, log)) : null;
+  const buffers = d ? await d.client.buffers(namespace).catch(forbidden(d, log)) : null;
   if (!d || !buffers) {
     await dropTemplates(detected.get(kube)?.client, namespace);
     return null;
@@ -96,10 +112,10 @@ export async function applyBuffers(
   return seen;
 }
 
-/** A Forbidden listing buffers (RBAC) counts as no API, until the next discovery; anything else throws. */
-const forbidden = (d: Detected, now: number, log?: Logger) => (err: unknown) => {
+/** A Forbidden listing buffers (RBAC) falls back to Deployments; anything else throws. */
+const forbidden = (d: Detected, log?: Logger) => (err: unknown) => {
   if (statusOf(err) !== 403) throw err;
-  note(d, 'forbidden', now, log, err);
+  forbid(d, log, err);
   return null;
 };
 
