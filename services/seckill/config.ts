@@ -22,6 +22,11 @@ export interface SeckillConfig extends CommonConfig {
   queueTickMs: number;
   /** SECKILL_QUEUE_STATUS_MS: how old a room's summary may be when a status poll is answered (default 500). */
   queueStatusMs: number;
+  /**
+   * SECKILL_DIAGNOSTICS (`0` or `1`, default 0): each worker exports its event-loop delay and GC pauses
+   * since the previous scrape (services/seckill/diagnostics.ts), for the bench; off in production.
+   */
+  diagnostics: boolean;
 }
 
 export function loadSeckillConfig(env: Env = process.env): SeckillConfig {
@@ -40,6 +45,7 @@ export function loadSeckillConfig(env: Env = process.env): SeckillConfig {
     challengeTtlSeconds: r.int('SECKILL_CHALLENGE_TTL_SECONDS', 60, 5, 600),
     queueTickMs: r.int('SECKILL_QUEUE_TICK_MS', 100, 10, 10000),
     queueStatusMs: r.int('SECKILL_QUEUE_STATUS_MS', 500, 50, 10000),
+    diagnostics: r.int('SECKILL_DIAGNOSTICS', 0, 0, 1) === 1,
   };
   r.done();
   return config;

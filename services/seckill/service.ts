@@ -27,6 +27,7 @@ import { Challenges } from './challenge.js';
 import { mountTokenRoutes } from './token-route.js';
 import { clusterKeyLimiter, mountReadLimit } from './read-limit.js';
 import { buildRoom } from './room/build.js';
+import { startDiagnostics } from './diagnostics.js';
 
 export interface Seckill {
   /** The request listener to serve: the lean purchase path in front of `express`. */
@@ -44,6 +45,8 @@ export interface Seckill {
 /** Builds the seckill process' parts from its config; main.ts and the tests both start from here. */
 export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
   const registry = createRegistry('seckill');
+  // The bench's view of the tail (SECKILL_DIAGNOSTICS); nothing is created when off.
+  const stopDiagnostics = config.diagnostics ? startDiagnostics(registry) : undefined;
   const metrics = purchaseMetrics(registry);
   const redis = createRedis({ target: config.redis, log, name: 'seckill', autoPipelining: true });
   const sub = createRedis({ target: config.redis, log, name: 'seckill-events' });
@@ -187,6 +190,7 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
       { name: 'redis-events', close: () => closeRedis(sub) },
       { name: 'redis', close: () => closeRedis(redis) },
       { name: 'postgres', close: () => db.close() },
+      ...(stopDiagnostics ? [{ name: 'diagnostics', close: async () => stopDiagnostics() }] : []),
     ],
   };
 }
