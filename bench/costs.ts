@@ -15,8 +15,9 @@ import {
 export async function onPlatform<T>(
   env: Record<string, string>,
   fn: (seckillUrl: string) => Promise<T>,
+  logFile?: string,
 ): Promise<T> {
-  const platform = await startPlatform(env);
+  const platform = await startPlatform(env, logFile);
   try {
     return await fn(`http://127.0.0.1:${platform.ports.seckill}`);
   } finally {

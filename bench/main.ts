@@ -2,7 +2,8 @@
 // next shopper's token on every request) against a bare node:http hello, an Express hello and the
 // processes `npm start` runs: a sale-shaped crowd, a sold-out hammer and the success path, the waiting
 // room's joins and status polls (bench/room.ts) and a sale behind it (bench/room-sale.ts), and what
-// tracing and the cluster-wide limits cost (bench/costs.ts). Each purchase
+// tracing and the cluster-wide limits cost (bench/costs.ts), and where the sale's tail comes from (each
+// seckill worker's event-loop delay and GC pauses, the p99 by outcome: bench/tail.ts, bench/split.ts). Each purchase
 // scenario is checked (no oversell, no duplicate, every 202 a row); figures are printed last as
 // `name: value`, ratios against the bare node:http hello of the same run.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,6 +31,9 @@ import {
   type BenchContext,
   type Checked,
 } from './scenarios.js';
+import { splitScenario } from './split.js';
+import { diagnosis } from './tail.js';
+import { tailLines, workerPids } from './tail-report.js';
 import { benchWorker, type WorkerFigures } from './worker.js';
 import { ensureWrk, wrk, writeTokens, type WrkResult } from './wrk.js';
 
@@ -93,8 +97,11 @@ async function purchases(c: BenchContext): Promise<Record<string, Checked>> {
   await createActivity(c, WARM_ACTIVITY, 100_000_000);
   const crowd = await signTokens(c.tokens, 20_000, 's');
   const out: Record<string, Checked> = {};
-  if (wanted('sale'))
+  if (wanted('sale')) {
     out.sale = await purchaseScenario(c, { activity: 'bench-sale', stock: 1000, shoppers: crowd });
+    // The same crowd once more with a client that times each answer by its outcome (wrk cannot).
+    out.sale_split = await splitScenario(c, crowd);
+  }
   if (wanted('soldout')) {
     const shoppers = crowd.slice(0, 2000);
     out.soldout = await purchaseScenario(c, { activity: 'bench-soldout', stock: 0, shoppers });
@@ -183,6 +190,7 @@ function report(
   lines.push(...perUnit(p.ok, p.ok?.accepted ?? 0, 'ok_per_order'));
   lines.push(...perUnit(p.soldout, p.soldout?.load.requests ?? 0, 'soldout_per_answer'));
   lines.push(...roomLines(room.queue, room.roomSale, hellos.bare, DURATION));
+  lines.push(...tailLines(p));
   for (const [k, v] of lines) console.log(`${k}: ${v}`);
 }
 
@@ -228,7 +236,13 @@ async function main(): Promise<void> {
       JWT_SECRET: config.jwtSecret,
     };
     if (['sale', 'soldout', 'token', 'ok', 'queue', 'roomsale'].some(wanted)) {
-      ({ p, ...room } = await onPlatform(platformEnv, (seckillUrl) => onMain({ ...base, seckillUrl })));
+      // The tail's diagnostics (and the switches BENCH_SEMI_SPACE_MB, BENCH_SECKILL_PROFILE) on the main
+      // platform only: the cost comparisons below stay as they were.
+      const d = diagnosis();
+      console.log(`# main platform: ${d.described}${d.dir ? `; profiles and logs in ${d.dir}` : ''}`);
+      const env = { ...platformEnv, ...d.env };
+      ({ p, ...room } = await onPlatform(env, (seckillUrl) => onMain({ ...base, seckillUrl }), d.logFile));
+      console.log(`# seckill worker pids (w0, w1, …): ${workerPids(p)}`);
     }
     if (wanted('traced')) Object.assign(p, await tracingCost(base, platformEnv));
     if (wanted('limits')) Object.assign(p, await limitsCost(base, platformEnv));

@@ -1,6 +1,7 @@
 // The processes `npm start` runs (scripts/start.mjs), on free ports, in the bench's own STAMPEDE_PREFIX and
 // Postgres schema, with the rate limits off: the load is the crowd, not a limit.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:net';
 
 const START = new URL('../../scripts/start.mjs', import.meta.url).pathname;
@@ -35,7 +36,8 @@ async function waitReady(port: number, child: ChildProcess, log: () => string): 
   throw new Error(`port ${port} did not become ready:\n${log()}`);
 }
 
-export async function startPlatform(env: Record<string, string>): Promise<BenchPlatform> {
+/** `logFile`: also write everything the processes print there (the bench's --trace-gc switch). */
+export async function startPlatform(env: Record<string, string>, logFile?: string): Promise<BenchPlatform> {
   const ports = { api: await freePort(), seckill: await freePort(), orders: await freePort() };
   let out = '';
   const child = spawn(process.execPath, [START], {
@@ -55,7 +57,12 @@ export async function startPlatform(env: Record<string, string>): Promise<BenchP
   const keep = (c: Buffer) => (out = (out + c.toString()).slice(-20_000));
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const log = logFile ? createWriteStream(logFile) : undefined;
+  if (log) {
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+  }
+  const exited = new Promise<void>((r) => child.once('exit', () => (log?.end(), r())));
   for (const port of Object.values(ports)) await waitReady(port, child, () => out);
   return {
     ports,

@@ -7,6 +7,8 @@ import { activitySpecSchema } from '../services/core/activity/spec.js';
 import type { TokenService } from '../services/core/auth/jwt.js';
 import { activityKeys } from '../services/core/redis/keys.js';
 import { coresBetween, snapshot } from './cpu.js';
+import type { SplitFigures } from './split.js';
+import { closeWindow, openWindow, type TailWindow } from './tail.js';
 import { wrk, writeTokens, type WrkResult } from './wrk.js';
 
 export const WARM_ACTIVITY = 'bench-warm';
@@ -31,6 +33,10 @@ export interface Checked {
   drainSeconds: number;
   /** Cores each component used while the load ran (bench/cpu.ts). */
   cores: Record<string, number>;
+  /** Each seckill worker's event-loop delay and GC pauses over the load, its own p99s (bench/tail.ts). */
+  tail?: TailWindow;
+  /** The per-outcome latencies of the Node client's run (bench/split.ts). */
+  split?: SplitFigures;
   invariants: {
     oversold: number;
     duplicate: number;
@@ -152,6 +158,7 @@ export async function purchaseScenario(
     connections: c.connections,
     durationSeconds: 1,
   });
+  const window = await openWindow(c.seckillUrl);
   const before = snapshot();
   const started = performance.now();
   const load = await wrk({
@@ -162,7 +169,8 @@ export async function purchaseScenario(
     durationSeconds: c.durationSeconds,
   });
   const cores = coresBetween(before, snapshot(), (performance.now() - started) / 1000);
-  return settle(c, o.activity, o.stock, load, cores);
+  const tail = await closeWindow(c.seckillUrl, window);
+  return { ...(await settle(c, o.activity, o.stock, load, cores)), tail };
 }
 
 export function broken(name: string, r: Checked): string[] {

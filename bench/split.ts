@@ -1,0 +1,63 @@
+// The sale's p99 by outcome, seen by the shopper (issue 23): the sale-shaped crowd again on an activity of
+// its own, driven by bench/split-load.ts (a Node client in its own process) instead of wrk, because wrk
+// cannot time an answer by its outcome. The same tokens in the same order, the same connections and
+// duration; checked like every purchase scenario. Its rate and overall p99 are printed beside wrk's so the
+// client's own cost can be read off (docs/benchmarks.md, "Where the sale's tail comes from").
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { coresBetween, snapshot } from './cpu.js';
+import { createActivity, settle, WARM_ACTIVITY, type BenchContext, type Checked } from './scenarios.js';
+import { closeWindow, openWindow } from './tail.js';
+import { wrk, writeTokens } from './wrk.js';
+
+const run = promisify(execFile);
+const CLIENT = new URL('./split-load.js', import.meta.url).pathname;
+
+export interface OutcomeLatency {
+  n: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+export interface SplitFigures {
+  requests: number;
+  seconds: number;
+  errors: number;
+  /** The client's own event-loop delay p99: how much of a latency may be the client's. */
+  clientLoopP99Ms: number;
+  /** Every answer's latency, whatever its outcome (to set beside wrk's). */
+  latency: { p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number };
+  byOutcome: Record<string, OutcomeLatency>;
+}
+
+async function splitLoad(c: BenchContext, path: string, file: string): Promise<SplitFigures> {
+  const args = [CLIENT, c.seckillUrl, path, file, String(c.connections), String(c.durationSeconds)];
+  const { stdout } = await run(process.execPath, args, { maxBuffer: 8 << 20 });
+  const line = /SPLIT_JSON (\{.*\})/.exec(stdout)?.[1];
+  if (!line) throw new Error(`split-load printed no summary:\n${stdout}`);
+  return JSON.parse(line) as SplitFigures;
+}
+
+export async function splitScenario(c: BenchContext, shoppers: string[]): Promise<Checked> {
+  const activity = 'bench-sale-split';
+  await createActivity(c, activity, 1000);
+  const file = writeTokens(`${c.dir}/${activity}.tokens`, shoppers);
+  await wrk({
+    url: c.seckillUrl,
+    path: `/seckill/${WARM_ACTIVITY}`,
+    tokensFile: file,
+    connections: c.connections,
+    durationSeconds: 1,
+  });
+  const window = await openWindow(c.seckillUrl);
+  const before = snapshot();
+  const started = performance.now();
+  const split = await splitLoad(c, `/seckill/${activity}`, file);
+  const cores = coresBetween(before, snapshot(), (performance.now() - started) / 1000);
+  const tail = await closeWindow(c.seckillUrl, window);
+  const non2xx = split.requests - (split.byOutcome.accepted?.n ?? 0);
+  const rps = split.requests / split.seconds;
+  const load = { requests: split.requests, rps, ...split.latency, errors: split.errors, non2xx };
+  return { ...(await settle(c, activity, 1000, load, cores)), tail, split };
+}
