@@ -26,6 +26,14 @@ export interface RehearsalOptions {
   images?: string[];
 }
 
+/** A fake node's size and placement; unset fields take addNodes' defaults. */
+export interface NodeShape {
+  cpu?: string;
+  memory?: string;
+  labels?: Record<string, string>;
+  taints?: k8s.V1Taint[];
+}
+
 const BIN = join(repoRoot(), '.tools/bin');
 const READY_MS = 120_000;
 export const FAKE_NODE_ANNOTATION = 'kwok.x-k8s.io/node';
@@ -197,21 +205,35 @@ export class RehearsalCluster {
     ]);
   }
 
-  /** Adds fake nodes (32 CPUs, 256 GiB, 1 TiB disk, 110 pods each) and waits until kwok reports them Ready. */
-  async addNodes(count: number): Promise<string[]> {
+  /**
+   * Adds fake nodes and waits until kwok reports them Ready. By default 32 CPUs, 256 GiB, 1 TiB disk and
+   * 110 pods each; `shape` makes smaller ones (a node pool with room for a few pods) with labels and taints.
+   */
+  async addNodes(count: number, shape: NodeShape = {}): Promise<string[]> {
     const core = this.kubeConfig().makeApiClient(k8s.CoreV1Api);
     const have = (await core.listNode()).items.length;
     const names = Array.from({ length: count }, (_, i) => `kwok-node-${have + i}`);
     // Ephemeral storage too: the chart's containers request it, and a node that lists none fits no pod.
-    const resources = { cpu: '32', memory: '256Gi', pods: '110', 'ephemeral-storage': '1Ti' };
+    const resources = {
+      cpu: shape.cpu ?? '32',
+      memory: shape.memory ?? '256Gi',
+      pods: '110',
+      'ephemeral-storage': '1Ti',
+    };
     for (const name of names) {
       await core.createNode({
         body: {
           metadata: {
             name,
             annotations: { [FAKE_NODE_ANNOTATION]: 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
-            labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', type: 'kwok' },
+            labels: {
+              'kubernetes.io/hostname': name,
+              'kubernetes.io/os': 'linux',
+              type: 'kwok',
+              ...shape.labels,
+            },
           },
+          spec: shape.taints ? { taints: shape.taints } : {},
           status: { allocatable: resources, capacity: resources },
         },
       });

@@ -25,6 +25,8 @@ export interface Stack extends Release {
   operators: Operators;
   prefix: string;
   seckill: string;
+  /** Stops every operator process and starts new ones with the same settings (they elect a new leader). */
+  restartOperators(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -45,22 +47,28 @@ export async function installStack(
       secret: { ...env, JWT_SECRET: randomBytes(24).toString('hex') },
       extra,
     });
-    const operators = await startOperators(cluster, rel, { ...env, OPERATOR_LIVE_REFRESH_MS: '1000' });
+    const opEnv = { ...env, OPERATOR_LIVE_REFRESH_MS: '1000' };
+    const operators = await startOperators(cluster, rel, opEnv);
     const schema = pg;
     pg = null;
-    return {
+    const stack: Stack = {
       ...rel,
       cluster,
       operators,
       prefix,
       seckill: `${rel.fullname}-seckill`,
+      async restartOperators() {
+        await stack.operators.stop();
+        stack.operators = await startOperators(cluster, rel, opEnv);
+      },
       async stop() {
-        await operators.stop();
+        await stack.operators.stop();
         const redis = newRedis();
         await dropRedisPrefix(redis, prefix).finally(() => redis.quit());
         await schema.drop();
       },
     };
+    return stack;
   } finally {
     await pg?.drop();
   }
@@ -70,6 +78,11 @@ export async function installStack(
 export async function applyActivity(s: Stack, name: string, spec: Record<string, unknown>): Promise<void> {
   const manifest = { apiVersion: 'stampede.dev/v1alpha1', kind: 'SeckillActivity', metadata: { name }, spec };
   await kubectl(s.cluster, ['apply', '-n', s.namespace, '-f', '-'], stringify(manifest));
+}
+
+/** `kubectl delete` of a SeckillActivity, waiting until the operator's finalizer let it go. */
+export async function kubectlDelete(s: Stack, name: string): Promise<void> {
+  await kubectl(s.cluster, ['delete', 'seckillactivity', '-n', s.namespace, name, '--timeout=60s']);
 }
 
 const isReady = (p: k8s.V1Pod) =>
