@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import type { RehearsalCluster } from './cluster.js';
 import { inheritedEnv } from './config.js';
-import { launch, repoRoot, stopProc, until, type Proc } from './proc.js';
+import { freePort, launch, repoRoot, stopProc, until, type Proc } from './proc.js';
 
 /**
  * The Stampede chart and operator in a rehearsal cluster: `helm install --wait` of charts/stampede (kwok
@@ -111,6 +111,8 @@ export async function operatorKubeconfig(
 
 export interface Operators {
   procs: Proc[];
+  /** Each process' HTTP port (/metrics, /healthz), in the order of procs. */
+  ports: number[];
   /** The Lease's holder (the POD_NAME of the leading process), once one leads. */
   leader(): Promise<string>;
   stop(): Promise<void>;
@@ -131,6 +133,8 @@ export async function startOperators(
   if (!existsSync(main)) throw new Error(`${main} is missing: run npm run build first (npm test does)`);
   const kubeconfig = await operatorKubeconfig(cluster, rel);
   const lease = `${rel.fullname}-operator`;
+  const ports: number[] = [];
+  for (let i = 0; i < replicas; i++) ports.push(await freePort());
   const procs = Array.from({ length: replicas }, (_, i) =>
     launch(`operator-${i}`, process.execPath, [main], {
       ...inheritedEnv(),
@@ -141,7 +145,7 @@ export async function startOperators(
       LEASE_NAMESPACE: rel.namespace,
       LEASE_NAME: lease,
       POD_NAME: `${lease}-${i}`,
-      PORT: '0',
+      PORT: String(ports[i]),
     }),
   );
   const coordination = cluster.kubeConfig().makeApiClient(k8s.CoordinationV1Api);
@@ -154,6 +158,7 @@ export async function startOperators(
   };
   return {
     procs,
+    ports,
     leader,
     async stop() {
       await Promise.all(procs.map((p) => stopProc(p)));
