@@ -22,6 +22,9 @@ export function tailLines(p: Record<string, Checked>): [string, string][] {
     ['seckill_workers', String(p.sale?.tail?.workers.length ?? p.ok?.tail?.workers.length ?? 0)],
     ['sale_p99_soldout_ms', f(split?.byOutcome.sold_out?.p99Ms)],
     ['sale_p99_accepted_ms', f(split?.byOutcome.accepted?.p99Ms)],
+    // How many answers each p99 stands on (0 sold out: the run did not sell the 1,000 units).
+    ['sale_split_answers_accepted', String(split?.byOutcome.accepted?.n ?? 0)],
+    ['sale_split_answers_soldout', String(split?.byOutcome.sold_out?.n ?? 0)],
     ['sale_split_rps', f(p.sale_split?.load.rps)],
     ['sale_split_p99_ms', f(p.sale_split?.load.p99Ms)],
     ['sale_split_client_loop_p99_ms', f(split?.clientLoopP99Ms)],
