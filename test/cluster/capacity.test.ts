@@ -7,7 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { RehearsalCluster } from '../../rehearsal/cluster.js';
-import { waitFor } from '../helpers/env.js';
+import { randomUUID } from 'node:crypto';
+import { activityKeys } from '../../services/core/redis/keys.js';
+import { PurchaseCode, Scripts } from '../../services/core/redis/scripts.js';
+import { newRedis, waitFor } from '../helpers/env.js';
 import {
   applyActivity,
   installStack,
@@ -206,3 +209,89 @@ it('two overlapping sales share one set of placeholders through deletes and an o
   await waitFor(async () => (await placeholderPods(s)).length === 0, 'the placeholder pods gone');
   expect((await seckillPods(s)).length).toBe(2);
 }, 240_000);
+
+/** The leader's /metrics (the operator processes run beside the cluster, each on a port of its own). */
+async function leaderMetrics(s: Stack): Promise<string> {
+  const leader = await s.operators.leader();
+  const port = s.operators.ports[Number(leader.slice(leader.lastIndexOf('-') + 1))];
+  return (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+}
+
+/** One purchase through the real purchase script on the stack's Redis: what a seckill pod would get. */
+async function purchaseCode(s: Stack, activity: string): Promise<PurchaseCode> {
+  const redis = newRedis();
+  try {
+    const k = activityKeys(s.prefix, activity);
+    return (await new Scripts(redis).purchase(k, `u-${randomUUID()}`, randomUUID(), 1)).code;
+  } finally {
+    await redis.quit();
+  }
+}
+
+it('without room the sale does not open on time: CapacityReady False, the Event, the metric, and openWhen holds it', async () => {
+  const name = `cap-${randomBytes(3).toString('hex')}`;
+  await pool(name, 1);
+  const s = await stackOn('held', name);
+  const start = Date.now() + 60_000;
+  const spec = saleSpec({
+    startInMs: 60_000,
+    lengthMs: 600_000,
+    preheatLead: '55s',
+    scalingLead: '30s',
+    targets: [{ name: s.seckill, minReplicas: 4, maxReplicas: 6 }],
+  });
+  Object.assign(spec, { openWhen: 'capacityReady', maxOpenDelay: '5m' });
+  (spec.scaling as Record<string, unknown>).capacityLead = '55s';
+  const activity = 'held-' + s.namespace;
+  await applyActivity(s, activity, spec);
+
+  // The floor's new pods find no room either, and nothing preempts for them (the placeholders are Pending).
+  await waitFor(
+    async () => (await capacityOf(s, activity)).ready?.reason === 'FloorPodsNotReady',
+    'CapacityReady False: FloorPodsNotReady',
+    90_000,
+  );
+  const stuck = await waitFor(async () => {
+    const pods = (await seckillPods(s)).filter((p) => p.status?.phase === 'Pending');
+    return pods.length === 2 && pods.every((p) => /Insufficient cpu/.test(unschedulable(p))) ? pods : null;
+  }, 'two floor pods Pending for Insufficient cpu');
+  expect(stuck).toHaveLength(2);
+  const warned = await waitFor(async () => {
+    const e = await eventsOf(s, 'CapacityNotReady');
+    return e.length > 0 ? e : null;
+  }, 'the CapacityNotReady Event');
+  expect(warned[0]?.message).toMatch(/2 of 4 floor pods Ready/);
+
+  // Past the start: held (the purchase script answers NOT_STARTED), and the lead metric is negative.
+  await waitFor(() => Date.now() > start + 2_000, 'past the start', 90_000);
+  expect((await capacityOf(s, activity)).ready?.status).toBe('False');
+  expect(await purchaseCode(s, activity)).toBe(PurchaseCode.NOT_STARTED);
+  const lead = await waitFor(async () => {
+    const m = (await leaderMetrics(s)).match(
+      new RegExp(`stampede_capacity_ready_lead_seconds\\{activity="${activity}"[^}]*\\} (\\S+)`),
+    );
+    return m && Number(m[1]) < 0 ? Number(m[1]) : null;
+  }, 'a negative stampede_capacity_ready_lead_seconds');
+  expect(lead).toBeLessThan(0);
+  await waitFor(async () => (await eventsOf(s, 'OpeningHeld')).length > 0, 'the OpeningHeld Event');
+
+  // The room arrives (a node joins): the floor's pods Run, CapacityReady turns True and the sale opens.
+  await pool(name, 1);
+  await waitForPods(s, 'seckill', 4, 90_000);
+  await waitFor(
+    async () => (await capacityOf(s, activity)).ready?.status === 'True',
+    'CapacityReady True',
+    60_000,
+  );
+  await waitFor(
+    async () => (await purchaseCode(s, activity)) === PurchaseCode.ACCEPTED,
+    'the purchase accepted',
+    60_000,
+  );
+  expect(Date.now()).toBeLessThan(start + 5 * 60_000);
+  const late = await waitFor(async () => {
+    const e = await eventsOf(s, 'OpenedLate');
+    return e.length > 0 ? e : null;
+  }, 'the OpenedLate Event');
+  expect(late[0]?.message).toMatch(/capacity/i);
+}, 360_000);
