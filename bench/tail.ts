@@ -95,7 +95,7 @@ export async function openWindow(seckillUrl: string): Promise<Scrape> {
   return last;
 }
 
-function workersOf(text: string): WorkerTail[] {
+export function workersOf(text: string): WorkerTail[] {
   const by = new Map<string, WorkerTail>();
   const get = (pid: string) => {
     let w = by.get(pid);
