@@ -2,7 +2,7 @@ import type { ActivitySpec } from '../services/core/activity/spec.js';
 import type { KubeClient } from './kube/client.js';
 import type { ActivityObject, ActivityStatus, Condition } from './model.js';
 import type { NameConflict } from './observe.js';
-import { openingEvent, opensAt, prevOpensAt } from './reconcile/opening.js';
+import { isOpeningOf, openingEvent, opensAt, prevOpensAt } from './reconcile/opening.js';
 import { boundaries, computeStatus, type Observed } from './reconcile/status.js';
 
 /** Registers (and preheats, when it is time) the activity with this opening as its start. */
@@ -11,11 +11,17 @@ export type RegisterAt = (opensAt: number) => Promise<Observed['preheat'] | Name
 const messageOf = (err: unknown) => String((err as Error)?.message ?? err);
 
 /**
- * The opening to register before this pass knows its CapacityReady (docs/open-when.md): the one already
- * decided, else the latest one (start + maxOpenDelay), else the start.
+ * The opening to register before this pass knows its CapacityReady (docs/open-when.md): from the floor
+ * stage on the one registered last, if this spec could have given it (the pass's own CapacityReady then
+ * moves it if it must, so a steady pass writes nothing); else what opensAt gives without a CapacityReady
+ * (the start before the floor stage, the latest opening after it).
  */
-export const plannedOpening = (spec: ActivitySpec, obj: ActivityObject, now: number): number =>
-  opensAt(spec, boundaries(spec), undefined, prevOpensAt(obj.status), now);
+export function plannedOpening(spec: ActivitySpec, obj: ActivityObject, now: number): number {
+  const b = boundaries(spec);
+  const prev = prevOpensAt(obj.status);
+  if (spec.openWhen === 'capacityReady' && now >= b.scaleAt && isOpeningOf(spec, b, prev)) return prev;
+  return opensAt(spec, b, undefined, prev, now);
+}
 
 /**
  * The status, once this pass's CapacityReady has decided the opening: when that moves the opening from the

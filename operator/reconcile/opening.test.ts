@@ -34,8 +34,15 @@ describe('opensAt (pure)', () => {
     expect(opensAt(spec({ maxOpenDelay: '0s' }), b, ready('False'), undefined, at)).toBe(START);
   });
 
-  it('holds at start + maxOpenDelay until capacity is ready: the bound a stopped operator leaves', () => {
-    expect(opensAt(held, b, undefined, undefined, T('2026-11-10T23:00:00Z'))).toBe(HELD);
+  it('shows the announced start before start − scaling.leadTime, whatever the capacity', () => {
+    expect(opensAt(held, b, undefined, undefined, T('2026-11-10T23:00:00Z'))).toBe(START);
+    expect(opensAt(held, b, ready('False'), START, T('2026-11-10T23:54:59Z'))).toBe(START);
+    // A True of the placeholder stage decides nothing either.
+    expect(opensAt(held, b, ready('True'), undefined, T('2026-11-10T23:54:59Z'))).toBe(START);
+  });
+
+  it('holds at start + maxOpenDelay from the floor stage until capacity is ready', () => {
+    expect(opensAt(held, b, undefined, START, T('2026-11-10T23:55:00Z'))).toBe(HELD);
     expect(opensAt(held, b, ready('False'), HELD, T('2026-11-11T00:02:00Z'))).toBe(HELD);
     expect(
       opensAt(
@@ -56,22 +63,20 @@ describe('opensAt (pure)', () => {
     expect(opensAt(held, b, ready('True'), undefined, T('2026-11-11T00:09:00Z'))).toBe(HELD);
   });
 
-  it('does not count a True of the placeholder stage, before start − scaling.leadTime', () => {
-    expect(opensAt(held, b, ready('True'), undefined, T('2026-11-10T23:54:59Z'))).toBe(HELD);
-  });
-
-  it('keeps a decision: an opening at the start stays when capacity drops, an opened sale stays open', () => {
-    expect(opensAt(held, b, ready('False'), START, T('2026-11-10T23:58:00Z'))).toBe(START);
+  it('follows CapacityReady until the start; an opening reached stays', () => {
+    expect(opensAt(held, b, ready('False'), START, T('2026-11-10T23:58:00Z'))).toBe(HELD);
+    expect(opensAt(held, b, ready('False'), START, START)).toBe(START);
     const opened = T('2026-11-11T00:02:30Z');
     expect(opensAt(held, b, ready('False'), opened, T('2026-11-11T00:03:00Z'))).toBe(opened);
-    // The bound reached is a decision too.
+    // The bound reached is an opening too.
     expect(opensAt(held, b, ready('True'), HELD, T('2026-11-11T00:05:01Z'))).toBe(HELD);
   });
 
   it('takes no decision from before the window moved', () => {
     const moved = spec({ window: { start: '2026-11-11T00:10:00Z', end: '2026-11-11T00:30:00Z' } });
     const mb = boundaries(moved);
-    expect(opensAt(moved, mb, ready('False'), START, T('2026-11-11T00:01:00Z'))).toBe(
+    // The old start has passed, but it is no opening of this window: held, in the moved floor stage.
+    expect(opensAt(moved, mb, ready('False'), START, T('2026-11-11T00:06:00Z'))).toBe(
       T('2026-11-11T00:15:00Z'),
     );
   });

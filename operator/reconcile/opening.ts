@@ -5,11 +5,15 @@ import type { Boundaries } from './status.js';
 
 /**
  * When the purchase path opens (docs/open-when.md), in epoch ms. `openWhen: start` (or no delay): the
- * start. `capacityReady`: a decision once taken stays (an opened sale never closes again, an opening set
- * at the start is kept even if capacity drops later); else the start (or now, after it) once CapacityReady
- * is True in the floor's stage; else start + maxOpenDelay, so a stopped operator leaves a sale that opens
- * at that bound. `ready` must be this pass's CapacityReady: a True from before start − scaling.leadTime
- * (placeholders Running) does not say the floor's pods are Ready.
+ * start. `capacityReady`:
+ * - an opening reached stays (an opened sale never closes again);
+ * - before start − scaling.leadTime, the start: nothing opens before it anyway, and readiness is judged
+ *   only on the floor's pods, so shoppers see the announced start until then;
+ * - from then on the start (or now, after it) while CapacityReady is True, else start + maxOpenDelay, so a
+ *   stopped operator leaves a sale that opens at that bound at the latest. Until the start it follows
+ *   CapacityReady (a floor that loses its pods before the start holds the opening again).
+ * `ready` must be this pass's CapacityReady: a True from before start − scaling.leadTime (placeholders
+ * Running) does not say the floor's pods are Ready.
  */
 export function opensAt(
   spec: ActivitySpec,
@@ -21,11 +25,23 @@ export function opensAt(
   const delay = parseDuration(spec.maxOpenDelay) ?? 0;
   if (spec.openWhen !== 'capacityReady' || delay <= 0) return b.start;
   const held = b.start + delay;
-  // Only a value this spec could have given is a decision: one from before the window moved is not.
-  const known = prev !== undefined && prev >= b.start && prev <= held;
-  if (known && (prev < held || now >= prev)) return prev;
-  if (ready?.status === 'True' && now >= b.scaleAt) return Math.min(held, Math.max(b.start, now));
+  if (isOpeningOf(spec, b, prev) && now >= prev) return prev;
+  if (now < b.scaleAt) return b.start;
+  if (ready?.status === 'True') return Math.min(held, Math.max(b.start, now));
   return held;
+}
+
+/**
+ * Whether `prev` is an opening this spec could have given, in [start, start + maxOpenDelay]: one from
+ * before the window moved is not.
+ */
+export function isOpeningOf(
+  spec: ActivitySpec,
+  b: Pick<Boundaries, 'start'>,
+  prev: number | undefined,
+): prev is number {
+  const held = b.start + (parseDuration(spec.maxOpenDelay) ?? 0);
+  return prev !== undefined && prev >= b.start && prev <= held;
 }
 
 /** The status's opensAt as epoch ms; undefined when absent or unreadable. */
