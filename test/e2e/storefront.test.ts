@@ -139,6 +139,27 @@ it('register, wait for the start, buy behind a proof of work, pay; a second shop
   await ctx.close();
 }, 180_000);
 
+it('follows a moved start (an opening the operator held, then released): the countdown and the button', async () => {
+  const ctx = await sf.browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await shopper(ctx);
+  const page = await ctx.newPage();
+  const { name } = await sf.createSale('moved', 600_000, 1, {
+    name: 'Tablet',
+    originalPrice: '999.00',
+    price: '599.00',
+  });
+  await page.goto(`${sf.base}/#/sale/${name}`);
+  await page.getByText(/Starts in (09|10):/).waitFor();
+  expect(await buyButton(page).isDisabled()).toBe(true);
+  // The opening comes forward (capacity turned ready): the open page reads the activity again by itself.
+  const start = await sf.moveSale(name, 20_000);
+  await page.getByText(/Starts in 00:[0-2]\d/).waitFor({ timeout: 30_000 });
+  expect(await buyButton(page).isDisabled()).toBe(true);
+  await waitFor(async () => !(await buyButton(page).isDisabled()), 'buy button enabled', 60_000);
+  expect(Date.now()).toBeGreaterThanOrEqual(start - 1_000);
+  await ctx.close();
+}, 120_000);
+
 it('shows an ended and a paused sale clearly, the buy button disabled', async () => {
   const ended = await createSale(-700_000, 3);
   const paused = await createSale(0, 3, undefined, true);

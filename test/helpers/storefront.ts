@@ -29,7 +29,12 @@ export interface Product {
   price: string;
 }
 
+type SaleBody = { window: { start: string; end: string } } & Record<string, unknown>;
+
 export class Storefront {
+  /** What createSale PUT for each sale, so moveSale can PUT it again with another start. */
+  private readonly sales = new Map<string, SaleBody>();
+
   private constructor(
     readonly platform: Platform,
     readonly browser: Browser,
@@ -88,24 +93,39 @@ export class Storefront {
     spec: object = {},
   ): Promise<{ name: string; start: number }> {
     const name = `${prefix}-${Date.now().toString(36)}-${++seq}`;
+    const start = Date.now() + startsInMs;
+    const { name: productName, ...prices } = product;
+    const body = {
+      product: { sku: `SKU-${name}`, name: `${productName} ${seq}`, ...prices },
+      stock,
+      window: { start: new Date(start).toISOString(), end: new Date(start + 600_000).toISOString() },
+      paymentWindow: '120s',
+      ...spec,
+    };
+    await this.putSale(name, body);
+    this.sales.set(name, body);
+    return { name, start };
+  }
+
+  /** The same sale with its start moved to `startsInMs` from now (what a held opening does to Postgres). */
+  async moveSale(name: string, startsInMs: number): Promise<number> {
+    const body = this.sales.get(name);
+    if (!body) throw new Error(`no sale ${name} made here`);
+    const start = Date.now() + startsInMs;
+    await this.putSale(name, { ...body, window: { ...body.window, start: new Date(start).toISOString() } });
+    return start;
+  }
+
+  private async putSale(name: string, body: object): Promise<void> {
     const { accessToken } = await this.json<{ accessToken: string }>('/api/auth/login', {
       method: 'POST',
       body: JSON.stringify({ email: ROOT_ADMIN.email, password: ROOT_ADMIN.password }),
     });
-    const start = Date.now() + startsInMs;
-    const { name: productName, ...prices } = product;
     await this.json(`/api/admin/activities/${name}`, {
       method: 'PUT',
       token: accessToken,
-      body: JSON.stringify({
-        product: { sku: `SKU-${name}`, name: `${productName} ${seq}`, ...prices },
-        stock,
-        window: { start: new Date(start).toISOString(), end: new Date(start + 600_000).toISOString() },
-        paymentWindow: '120s',
-        ...spec,
-      }),
+      body: JSON.stringify(body),
     });
-    return { name, start };
   }
 
   /**
