@@ -197,7 +197,15 @@ export class Reconciler {
       .map(specOf)
       .filter((s): s is ActivitySpec => s !== null);
     // Placeholders first: the HPA write stays the last call before the status write, as it was.
-    const seen = await applyPlaceholders(this.d.kube, namespace, targets, peers, now, this.d.maxReplicas);
+    const seen = await applyPlaceholders(
+      this.d.kube,
+      namespace,
+      targets,
+      peers,
+      now,
+      this.d.maxReplicas,
+      this.d.log,
+    );
     const scaling = await applyScaling(this.d.kube, namespace, targets, peers, now, this.d.maxReplicas);
     for (const [target, s] of seen) {
       this.d.metrics.placeholderPods.set({ target, phase: 'Pending' }, s.pending);
