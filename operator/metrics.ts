@@ -8,6 +8,8 @@ export interface OperatorMetrics {
   setPhase(activity: string, phase: Phase): void;
   /** start − when CapacityReady became True, in seconds; negative when late (docs/capacity.md). */
   capacityLead: Gauge<'activity'>;
+  /** status.opensAt − start, in seconds: how long openWhen: capacityReady held the opening (docs/open-when.md). */
+  openingDelay: Gauge<'activity'>;
   placeholderPods: Gauge<'target' | 'phase'>;
 }
 
@@ -36,6 +38,12 @@ export function operatorMetrics(registry: Registry): OperatorMetrics {
     capacityLead: new Gauge({
       name: 'stampede_capacity_ready_lead_seconds',
       help: 'Seconds between CapacityReady turning True and the start (negative: late, or still not ready).',
+      labelNames: ['activity'],
+      registers: r,
+    }),
+    openingDelay: new Gauge({
+      name: 'stampede_opening_delay_seconds',
+      help: 'Seconds the opening is (or was) held after the start by openWhen: capacityReady; 0 when it opens at the start.',
       labelNames: ['activity'],
       registers: r,
     }),

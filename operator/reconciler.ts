@@ -221,6 +221,9 @@ export class Reconciler {
   private async capacityReport(obj: ActivityObject, spec: ActivitySpec, status: ActivityStatus, now: number) {
     const b = boundaries(spec);
     const c = status.conditions.find((x) => x.type === 'CapacityReady');
+    const opening = status.opensAt ? Date.parse(status.opensAt) : NaN;
+    if (!Number.isNaN(opening))
+      this.d.metrics.openingDelay.set({ activity: obj.name }, (opening - b.start) / 1000);
     if (c?.status === 'True')
       this.d.metrics.capacityLead.set(
         { activity: obj.name },

@@ -56,6 +56,12 @@ const eventOf = async (cluster: Cluster, name: string, reason: string, timeoutMs
     timeoutMs,
   );
 
+/** A gauge's value for one activity in the operator's exposition. */
+function gauge(metrics: string, name: string, activity: string): number {
+  const m = new RegExp(`^${name}\\{activity="${activity}"[^}]*\\} (\\S+)$`, 'm').exec(metrics);
+  return m ? Number(m[1]) : NaN;
+}
+
 it('holds the opening at start + maxOpenDelay while capacity is not ready: NOT_STARTED past the start', async () => {
   const cluster = await oe.namespace('held', ['web']);
   const op = await oe.operator(cluster.ns);
@@ -94,6 +100,7 @@ it('opens when the delay runs out, and says so', async () => {
   const [late] = await eventOf(cluster, 'late', 'OpenedLate');
   expect(late).toContain('the delay ran out');
   expect(await opensAt(cluster, 'late')).toBe(new Date(held).toISOString());
+  expect(gauge(await op.operator.registry.metrics(), 'stampede_opening_delay_seconds', 'late')).toBe(3);
   await op.stop();
 }, 60_000);
 
@@ -119,6 +126,11 @@ it('opens at once when the floor’s pods turn Ready after the start, and says s
   expect(at).toBeLessThan(startOf(spec) + 60_000);
   expect(await redisStart('ready')).toBe(at);
   expect(await postgresStart('ready')).toBe(at);
+  // Opened as capacity turned ready: late against the start, not against the opening (no alert).
+  const metrics = await op.operator.registry.metrics();
+  const delay = gauge(metrics, 'stampede_opening_delay_seconds', 'ready');
+  expect(delay).toBe((at - startOf(spec)) / 1000);
+  expect(gauge(metrics, 'stampede_capacity_ready_lead_seconds', 'ready')).toBe(-delay);
   await op.stop();
 }, 60_000);
 
