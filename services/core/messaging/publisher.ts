@@ -5,6 +5,8 @@ import type { AmqpConnection } from './amqp.js';
 export interface PublishOptions {
   messageId: string;
   headers?: Record<string, unknown>;
+  /** Default `application/json`; a batch of orders names its own type (order-batcher.ts). */
+  contentType?: string;
 }
 
 interface Pending {
@@ -40,6 +42,7 @@ export class ConfirmPublisher {
     return this.conn.channel !== null;
   }
 
+  /** `body` is sent as JSON, or as is when it is already a Buffer (a body built once by its caller). */
   publish(routingKey: string, body: unknown, opts: PublishOptions): Promise<void> {
     const ch = this.conn.channel;
     if (!ch) return Promise.reject(unavailable('message broker unavailable'));
@@ -52,11 +55,11 @@ export class ConfirmPublisher {
         ch.publish(
           this.exchange,
           routingKey,
-          Buffer.from(JSON.stringify(body)),
+          Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body)),
           {
             persistent: true,
             mandatory: true,
-            contentType: 'application/json',
+            contentType: opts.contentType ?? 'application/json',
             messageId: opts.messageId,
             timestamp: Math.floor(Date.now() / 1000),
             headers: opts.headers ?? {},

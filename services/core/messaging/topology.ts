@@ -69,3 +69,14 @@ export interface OrderPlaced {
   placedAt: string;
   requestId: string;
 }
+
+/**
+ * Orders accepted together travel as one message (issue 23): body `{"orders":[<OrderPlaced>,…]}` with this
+ * content type and the count in `x-orders`; a single order keeps the `OrderPlaced` body as JSON.
+ */
+export const ORDERS_BATCH_CONTENT_TYPE = 'application/vnd.stampede.orders+json';
+export const ORDERS_COUNT_HEADER = 'x-orders';
+
+export interface OrdersBatch {
+  orders: OrderPlaced[];
+}
