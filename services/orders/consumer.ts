@@ -10,6 +10,7 @@ import { Scripts } from '../core/redis/scripts.js';
 import { withTimeout } from '../core/timeout.js';
 import { processBatch, type Verdict } from './batch.js';
 import { ActivityIds } from './persist.js';
+import { cut, expand, ordersIn, verdictsPerDelivery, type Delivery } from './deliveries.js';
 import { parseOrderPlaced, salvage } from './message.js';
 import { attemptOf, nextTier, toParking, toRetry } from './routing.js';
 import { returnOwedUnits } from './stock-return.js';
@@ -44,11 +45,13 @@ export function isOutage(err: unknown, redis: RedisClient): boolean {
  * Consumes `order.placed` in batches: one batch in flight at a time, acked only after its transaction
  * committed (or after the message was re-published to a retry tier or the parking lot, with confirms).
  * On an outage it hands the batch back, stops consuming and probes until Postgres and Redis answer.
+ * A batch message (many orders, issue 23) is taken apart into its orders (deliveries.ts); batches are cut
+ * at delivery boundaries and each delivery is acked or nacked exactly once, after all its orders.
  */
 export class OrderConsumer {
   private ch: ConfirmChannel | null = null;
   private tag: string | null = null;
-  private pending: ConsumeMessage[] = [];
+  private pending: Delivery[] = [];
   private timer: NodeJS.Timeout | null = null;
   private chain: Promise<void> = Promise.resolve();
   private pausedUntilHealthy = false;
@@ -79,8 +82,8 @@ export class OrderConsumer {
 
   private onMessage(ch: ConfirmChannel, msg: ConsumeMessage): void {
     if (ch !== this.ch) return;
-    this.pending.push(msg);
-    if (this.pending.length >= this.d.batchSize) this.flushSoon(0);
+    this.pending.push(expand(msg));
+    if (ordersIn(this.pending) >= this.d.batchSize) this.flushSoon(0);
     else if (!this.timer) this.flushSoon(this.d.batchWaitMs);
   }
 
@@ -89,11 +92,11 @@ export class OrderConsumer {
     this.timer = setTimeout(() => {
       this.timer = null;
       const ch = this.ch;
-      const batch = this.pending.splice(0, this.d.batchSize);
+      const batch = this.pending.splice(0, cut(this.pending, this.d.batchSize));
       if (ch && batch.length) this.flush(ch, batch);
       // What arrived behind a full batch needs its own turn: no further delivery may come to trigger it.
       if (this.pending.length)
-        this.flushSoon(this.pending.length >= this.d.batchSize ? 0 : this.d.batchWaitMs);
+        this.flushSoon(ordersIn(this.pending) >= this.d.batchSize ? 0 : this.d.batchWaitMs);
     }, ms);
   }
 
@@ -101,9 +104,9 @@ export class OrderConsumer {
    * Starts deciding a batch at once (so the next batch's parsing, claim and insert overlap the previous
    * one's commit) but settles batches strictly in delivery order.
    */
-  private flush(ch: ConfirmChannel, batch: ConsumeMessage[]): void {
+  private flush(ch: ConfirmChannel, batch: Delivery[]): void {
     const end = this.d.metrics.batchSeconds.startTimer();
-    const deciding = this.decide(batch).then(
+    const deciding = this.decide(batch.flatMap((d) => d.parts)).then(
       (v) => ({ ok: true as const, v }),
       (err: unknown) => ({ ok: false as const, err }),
     );
@@ -115,16 +118,16 @@ export class OrderConsumer {
     });
   }
 
-  private handBack(ch: ConfirmChannel, batch: ConsumeMessage[], err: unknown): void {
+  private handBack(ch: ConfirmChannel, batch: Delivery[], err: unknown): void {
     this.d.log.warn(
       { err: (err as Error).message, size: batch.length },
       'dependency outage: batch handed back',
     );
-    for (const m of batch) safe(() => ch.nack(m, false, true));
+    for (const d of batch) safe(() => ch.nack(d.msg, false, true));
     void this.pauseUntilHealthy(ch);
   }
 
-  private async settleBatch(ch: ConfirmChannel, batch: ConsumeMessage[], verdicts: Verdict[]): Promise<void> {
+  private async settleBatch(ch: ConfirmChannel, batch: Delivery[], verdicts: Verdict[]): Promise<void> {
     if (
       this.d.failpoint === 'kill-after-commit' &&
       verdicts.some((v) => v.kind === 'done' && v.outcome === 'persisted')
@@ -132,7 +135,10 @@ export class OrderConsumer {
       process.kill(process.pid, 'SIGKILL');
     }
     if (verdicts.every((v) => v.kind === 'done')) this.ackAll(ch, batch, verdicts);
-    else await Promise.all(batch.map((m, i) => this.settle(ch, m, verdicts[i] as Verdict)));
+    else {
+      const per = verdictsPerDelivery(batch, verdicts);
+      await Promise.all(batch.map((d, i) => this.settle(ch, d, per[i] as Verdict[])));
+    }
     if (verdicts.some((v) => v.kind === 'done' && v.outcome === 'failed')) {
       await returnOwedUnits(this.d.db, this.d.redis, this.d.prefix).catch(() => undefined);
     }
@@ -157,23 +163,31 @@ export class OrderConsumer {
    * Batches are cut from the delivery stream in order and settled one after another, so every earlier
    * delivery on this channel is already settled: one `multiple` ack covers the batch.
    */
-  private ackAll(ch: ConfirmChannel, batch: ConsumeMessage[], verdicts: Verdict[]): void {
+  private ackAll(ch: ConfirmChannel, batch: Delivery[], verdicts: Verdict[]): void {
     for (const v of verdicts) if (v.kind === 'done') this.count(v.outcome);
-    safe(() => ch.ack(batch[batch.length - 1] as ConsumeMessage, true));
+    safe(() => ch.ack((batch[batch.length - 1] as Delivery).msg, true));
   }
 
-  private async settle(ch: ConfirmChannel, msg: ConsumeMessage, v: Verdict): Promise<void> {
+  /**
+   * Acks a delivery once all its orders are settled; an order to retry or park goes alone, as its own
+   * message. Should any step fail, the whole delivery is handed back (a later multiple ack must not cover
+   * it): the broker redelivers it, and the orders already written are claims and duplicates by then.
+   */
+  private async settle(ch: ConfirmChannel, d: Delivery, verdicts: Verdict[]): Promise<void> {
     try {
-      if (v.kind === 'done') this.count(v.outcome);
-      else if (v.kind === 'retry') await this.retry(ch, msg, v.reason);
-      else await this.park(ch, msg, v.reason);
-      ch.ack(msg);
+      await Promise.all(d.parts.map((m, i) => this.settleOrder(ch, m, verdicts[i] as Verdict)));
+      ch.ack(d.msg);
     } catch (err) {
-      // The channel is gone or the re-publish was refused: hand it back (a later multiple ack must not
-      // cover it); the broker redelivers, and the write is idempotent.
-      this.d.log.warn({ err: (err as Error).message, messageId: msg.properties.messageId }, 'settle failed');
-      safe(() => ch.nack(msg, false, true));
+      const messageId = d.msg.properties.messageId as unknown;
+      this.d.log.warn({ err: (err as Error).message, messageId }, 'settle failed');
+      safe(() => ch.nack(d.msg, false, true));
     }
+  }
+
+  private async settleOrder(ch: ConfirmChannel, msg: ConsumeMessage, v: Verdict): Promise<void> {
+    if (v.kind === 'done') this.count(v.outcome);
+    else if (v.kind === 'retry') await this.retry(ch, msg, v.reason);
+    else await this.park(ch, msg, v.reason);
   }
 
   private count(outcome: string): void {
@@ -229,7 +243,7 @@ export class OrderConsumer {
     // Delivered but not yet in a batch: hand them back too, or they would sit unacked until a reconnect.
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    for (const m of this.pending.splice(0)) safe(() => ch.nack(m, false, true));
+    for (const d of this.pending.splice(0)) safe(() => ch.nack(d.msg, false, true));
     while (!this.stopping) {
       await new Promise((r) => setTimeout(r, 500));
       const healthy = await Promise.all([
