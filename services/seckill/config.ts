@@ -27,6 +27,16 @@ export interface SeckillConfig extends CommonConfig {
    * since the previous scrape (services/seckill/diagnostics.ts), for the bench; off in production.
    */
   diagnostics: boolean;
+  /**
+   * SECKILL_PUBLISH_BATCH_MAX (1–1000, default 64): at most this many orders accepted together share one
+   * confirmed message (docs/order-batching.md); 1 = one message per order, as before issue 23.
+   */
+  publishBatchMax: number;
+  /**
+   * SECKILL_PUBLISH_BATCH_MS (0–100, default 0): 0 sends the orders of one event-loop turn together; more
+   * waits that long to gather them (each accepted shopper waits up to that much longer for the 202).
+   */
+  publishBatchMs: number;
 }
 
 export function loadSeckillConfig(env: Env = process.env): SeckillConfig {
@@ -46,6 +56,8 @@ export function loadSeckillConfig(env: Env = process.env): SeckillConfig {
     queueTickMs: r.int('SECKILL_QUEUE_TICK_MS', 100, 10, 10000),
     queueStatusMs: r.int('SECKILL_QUEUE_STATUS_MS', 500, 50, 10000),
     diagnostics: r.int('SECKILL_DIAGNOSTICS', 0, 0, 1) === 1,
+    publishBatchMax: r.int('SECKILL_PUBLISH_BATCH_MAX', 64, 1, 1000),
+    publishBatchMs: r.int('SECKILL_PUBLISH_BATCH_MS', 0, 0, 100),
   };
   r.done();
   return config;

@@ -6,7 +6,8 @@ import type { Logger } from '../core/log.js';
 import { withTimeout } from '../core/timeout.js';
 import { inSpan, injectInto, logIds, SpanKind, type Context } from '../core/tracing.js';
 import type { PurchaseMetrics } from '../core/metrics.js';
-import { ROUTING, type OrderPlaced } from '../core/messaging/topology.js';
+import type { OrderPlaced } from '../core/messaging/topology.js';
+import { publishOrder, type OrderBatcher } from '../core/messaging/order-batcher.js';
 import type { ConfirmPublisher } from '../core/messaging/publisher.js';
 import { activityKeys, stockEventsChannel } from '../core/redis/keys.js';
 import {
@@ -44,6 +45,8 @@ export interface PurchaseDeps {
   scripts: Scripts;
   cache: ActivityCache;
   publisher: ConfirmPublisher;
+  /** Shares one message among the orders of a turn (SECKILL_PUBLISH_BATCH_MAX > 1); absent: one each. */
+  batcher?: OrderBatcher;
   metrics: PurchaseMetrics;
   log: Logger;
   prefix: string;
@@ -139,19 +142,23 @@ export class PurchaseService {
       requestId: req.requestId,
     };
     try {
-      // The publish span's context rides in the headers: the worker's span of this order is its child.
+      // The publish span's context rides in the headers: the worker's span of this order is its child,
+      // so a traced order goes alone, never in a batch.
       const send = (ctx?: Context) =>
-        this.d.publisher.publish(ROUTING.placed, msg, {
-          messageId: r.orderId,
-          headers: withTrace({ 'x-request-id': req.requestId, 'x-attempt': 0 }, ctx),
-        });
+        publishOrder(
+          this.d.publisher,
+          msg,
+          withTrace({ 'x-request-id': req.requestId, 'x-attempt': 0 }, ctx),
+        );
       await (req.trace
         ? inSpan('amqp publish order.placed', send, {
             parent: req.trace,
             kind: SpanKind.PRODUCER,
             attributes: { 'messaging.message.id': r.orderId },
           })
-        : send());
+        : this.d.batcher
+          ? this.d.batcher.place(msg)
+          : send());
     } catch (err) {
       this.d.log.warn(
         { reqId: req.requestId, orderId: r.orderId, err: (err as Error).message, ...logIds(req.trace) },

@@ -8,6 +8,7 @@ import type { Logger } from '../core/log.js';
 import { createRegistry, PurchaseRecorder, purchaseMetrics, purchaseTokenCounter } from '../core/metrics.js';
 import { AmqpConnection } from '../core/messaging/amqp.js';
 import { ConfirmPublisher } from '../core/messaging/publisher.js';
+import { OrderBatcher } from '../core/messaging/order-batcher.js';
 import { declareOrderTopology, orderTopology } from '../core/messaging/topology.js';
 import { closeRedis, createRedis } from '../core/redis/client.js';
 import { Scripts } from '../core/redis/scripts.js';
@@ -64,6 +65,11 @@ export function buildSeckill(config: SeckillConfig, log: Logger): Seckill {
     scripts,
     cache,
     publisher,
+    // Orders of one turn share a confirmed message (issue 23); 1 keeps one message per order.
+    batcher:
+      config.publishBatchMax > 1
+        ? new OrderBatcher(publisher, { maxOrders: config.publishBatchMax, windowMs: config.publishBatchMs })
+        : undefined,
     metrics,
     log,
     prefix: config.prefix,
