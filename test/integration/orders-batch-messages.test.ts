@@ -83,6 +83,22 @@ async function accept(prefix: string, activity: string, users: string[]): Promis
   );
 }
 
+/** An activity Redis knows but Postgres does not: its orders cannot be written (a retry each time). */
+async function ghostActivity(prefix: string): Promise<string> {
+  const now = Date.now();
+  const name = `ghost-${now}-${Math.random().toString(36).slice(2, 6)}`;
+  const info = {
+    total: 2,
+    startMs: now - 1000,
+    endMs: now + 60_000,
+    maxPerUser: 1,
+    price: '1.00',
+    paused: false,
+  };
+  await preheat(redis, prefix, { name, ...info });
+  return name;
+}
+
 /** Takes every message of a queue off it (the test's own prefix: nobody else consumes it). */
 async function drain(queue: string): Promise<amqp.GetMessage[]> {
   const conn = await amqp.connect(AMQP_URL);
@@ -174,20 +190,9 @@ it('retries an order that fails alone as its own message; the other orders of it
   const worker = await startOrders(p.prefix, pg.schema, { STAMPEDE_RETRY_TIERS_MS: tiers });
   try {
     const good = await applyLive(pg.db, redis, p.prefix, { stock: 6 });
-    // An activity Redis knows but Postgres does not: its order cannot be written yet.
-    const now = Date.now();
-    const ghost = {
-      name: `ghost-${now}`,
-      total: 2,
-      startMs: now - 1000,
-      endMs: now + 60_000,
-      maxPerUser: 1,
-      price: '1.00',
-      paused: false,
-    };
-    await preheat(redis, p.prefix, ghost);
+    const ghost = await ghostActivity(p.prefix);
     const mixed = await accept(p.prefix, good.name, users('mixed', 6));
-    const [lost] = await accept(p.prefix, ghost.name, ['ghost-user']);
+    const [lost] = await accept(p.prefix, ghost, ['ghost-user']);
     const batch = [...mixed.slice(0, 3), lost as OrderPlaced, ...mixed.slice(3)];
     await Promise.all(batch.map((o) => p.batcher.place(o)));
     await waitFor(async () => (await ordersOf(pg.db, good.name)).length === 6, 'the 6 good orders as rows');
@@ -201,6 +206,33 @@ it('retries an order that fails alone as its own message; the other orders of it
     expect(retried?.properties.headers).toMatchObject({ 'x-attempt': 1, 'x-request-id': lost?.requestId });
     expect(retried?.properties.headers?.['x-orders']).toBeUndefined();
     await expectInvariants(pg.db, redis, p.prefix, good, idsOf(mixed));
+  } finally {
+    await worker.stop();
+  }
+});
+
+it('hands the whole delivery back when a retry re-publish fails; its written orders are not written twice', async () => {
+  const tiers = '60000,60000,60000';
+  const p = await publishing(tiers);
+  const worker = await startOrders(p.prefix, pg.schema, { STAMPEDE_RETRY_TIERS_MS: tiers });
+  try {
+    const good = await applyLive(pg.db, redis, p.prefix, { stock: 4 });
+    const ghost = await ghostActivity(p.prefix);
+    // Without its retry exchange the re-publish is refused: RabbitMQ closes the worker's channel, which
+    // requeues the delivery; the worker reconnects (declaring the exchange again) and gets it back.
+    const conn = await amqp.connect(AMQP_URL);
+    await (await conn.createChannel()).deleteExchange(p.topology.retryExchange);
+    await conn.close();
+    const rows = await accept(p.prefix, good.name, users('handback', 4));
+    const [lost] = await accept(p.prefix, ghost, ['ghost-user']);
+    await Promise.all([...rows, lost as OrderPlaced].map((o) => p.batcher.place(o)));
+    // The first re-publish could not reach tier 1: the copy there is the redelivered batch's.
+    const retried = await waitFor(async () => {
+      const got = await drain(p.topology.retryQueues[0] as string);
+      return got.length ? got : null;
+    }, 'the failed order in retry tier 1 after the redelivery');
+    expect(retried.map((m) => m.properties.messageId)).toEqual([lost?.orderId]);
+    await expectInvariants(pg.db, redis, p.prefix, good, idsOf(rows));
   } finally {
     await worker.stop();
   }
