@@ -175,7 +175,12 @@ export class OrderConsumer {
    */
   private async settle(ch: ConfirmChannel, d: Delivery, verdicts: Verdict[]): Promise<void> {
     try {
-      await Promise.all(d.parts.map((m, i) => this.settleOrder(ch, m, verdicts[i] as Verdict)));
+      // Every step finishes before the delivery is acked or handed back, never one step after that.
+      const steps = await Promise.allSettled(
+        d.parts.map((m, i) => this.settleOrder(ch, m, verdicts[i] as Verdict)),
+      );
+      const failed = steps.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
       ch.ack(d.msg);
     } catch (err) {
       const messageId = d.msg.properties.messageId as unknown;
