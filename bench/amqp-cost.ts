@@ -1,14 +1,17 @@
 // What one confirmed publish costs this process (issue 23): CPU µs per message and per order from
 // process.cpuUsage, for single-order messages (awaited one at a time, and 64 in flight as under load) and
 // for batches of 50 orders per message. Publishes persistent, mandatory messages with confirms, as the
-// seckill does, to a throwaway durable quorum queue under a random prefix, deleted at the end. CPU per
-// message is the figure to quote on a busy machine: rates move with whatever else runs, CPU time much less.
+// seckill does, to a throwaway durable quorum queue under a random prefix, deleted at the end; then consumes
+// each run's messages as the orders worker does (prefetch 300, taken apart by services/orders/deliveries.ts,
+// one multiple ack per 150 orders) and reports that CPU too. CPU per message is the figure to quote on a
+// busy machine: rates move with whatever else runs, CPU time much less.
 //
 //   node dist/bench/amqp-cost.js [orders=20000] [batch=50]
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import amqp, { type ConfirmChannel } from 'amqplib';
+import amqp, { type ChannelModel, type ConfirmChannel, type ConsumeMessage } from 'amqplib';
 import { v7 as uuidv7 } from 'uuid';
+import { expand } from '../services/orders/deliveries.js';
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -21,6 +24,8 @@ interface Figures {
   wallMs: number;
   /** The broker's CPU (beam.smp, from /proc) over the run: anything else using RabbitMQ counts too. */
   brokerUsPerOrder: number | null;
+  /** This process' CPU per order to consume, take apart and ack the run's messages, as the worker does. */
+  consumeUsPerOrder?: number;
 }
 
 /** CPU µs the local RabbitMQ (beam.smp) has used so far, or null when it is not on this machine. */
@@ -106,6 +111,32 @@ async function run(
   };
 }
 
+/** Consumes `messages` deliveries like the worker (without Redis and Postgres): CPU µs per order. */
+async function consume(conn: ChannelModel, queue: string, messages: number): Promise<number> {
+  const ch = await conn.createChannel();
+  await ch.prefetch(300);
+  let seen = 0;
+  let orders = 0;
+  let unacked = 0;
+  const cpu0 = process.cpuUsage();
+  await new Promise<void>((resolve) => {
+    void ch.consume(queue, (m: ConsumeMessage | null) => {
+      if (!m) return;
+      const parts = expand(m).parts.length;
+      orders += parts;
+      unacked += parts;
+      if (++seen === messages || unacked >= 150) {
+        ch.ack(m, true);
+        unacked = 0;
+      }
+      if (seen === messages) resolve();
+    });
+  });
+  const cpu = process.cpuUsage(cpu0);
+  await ch.close();
+  return Math.round(((cpu.user + cpu.system) / orders) * 10) / 10;
+}
+
 async function main(): Promise<void> {
   const orders = Number(process.argv[2] ?? 20_000);
   const batch = Number(process.argv[3] ?? 50);
@@ -118,13 +149,18 @@ async function main(): Promise<void> {
     await ch.assertExchange(exchange, 'topic', { durable: true });
     await ch.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
     await ch.bindQueue(queue, exchange, 'order.placed');
+    // Each run's messages are consumed before the next run, so the queue stays short.
+    const measure = async (mode: string, messages: number, perMessage: number, inFlight: number) => {
+      const f = await run(ch, exchange, mode, messages, perMessage, inFlight);
+      return { ...f, consumeUsPerOrder: await consume(conn, queue, messages) };
+    };
     // A warm-up so the JIT and the connection's buffers are not measured.
-    await run(ch, exchange, 'warm-up', 500, 1, 64);
+    await measure('warm-up', 500, 1, 64);
     const rows = [
-      await run(ch, exchange, 'single, one at a time', orders, 1, 1),
-      await run(ch, exchange, 'single, 64 in flight', orders, 1, 64),
-      await run(ch, exchange, `batch of ${batch}, one at a time`, orders / batch, batch, 1),
-      await run(ch, exchange, `batch of ${batch}, 8 in flight`, orders / batch, batch, 8),
+      await measure('single, one at a time', orders, 1, 1),
+      await measure('single, 64 in flight', orders, 1, 64),
+      await measure(`batch of ${batch}, one at a time`, orders / batch, batch, 1),
+      await measure(`batch of ${batch}, 8 in flight`, orders / batch, batch, 8),
     ];
     console.table(rows);
   } finally {
