@@ -81,6 +81,12 @@ export function saleSpec(s: Sale): Record<string, unknown> {
   };
 }
 
+/** What Cluster.deployment puts on its pods beyond the image. */
+export interface PodShape {
+  nodeSelector?: Record<string, string>;
+  resources?: k8s.V1ResourceRequirements;
+}
+
 export class Cluster {
   readonly objects: k8s.CustomObjectsApi;
   readonly core: k8s.CoreV1Api;
@@ -104,18 +110,21 @@ export class Cluster {
     await this.core.createNamespace({ body: { metadata: { name: this.ns } } });
   }
 
-  /** A Deployment; `scalable` (default) labels it as Stampede's, as the chart labels its own. */
-  async deployment(name: string, replicas: number, scalable = true): Promise<void> {
+  /**
+   * A Deployment; `scalable` (default) labels it as Stampede's, as the chart labels its own. `shape` gives
+   * its pods a nodeSelector and its container resources (what placeholders copy).
+   */
+  async deployment(name: string, replicas: number, scalable = true, shape: PodShape = {}): Promise<void> {
     const labels = { app: name };
+    const container: k8s.V1Container = { name: 'app', image: 'stampede:dev' };
+    if (shape.resources) container.resources = shape.resources;
+    const spec: k8s.V1PodSpec = { containers: [container] };
+    if (shape.nodeSelector) spec.nodeSelector = shape.nodeSelector;
     await this.apps.createNamespacedDeployment({
       namespace: this.ns,
       body: {
         metadata: { name, labels: scalable ? { [SCALABLE]: 'true' } : {} },
-        spec: {
-          replicas,
-          selector: { matchLabels: labels },
-          template: { metadata: { labels }, spec: { containers: [{ name: 'app', image: 'stampede:dev' }] } },
-        },
+        spec: { replicas, selector: { matchLabels: labels }, template: { metadata: { labels }, spec } },
       },
     });
   }

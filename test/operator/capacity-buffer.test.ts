@@ -6,7 +6,7 @@
 // the Deployments; the last test here removes the CRD and sees a new operator switch back.
 import * as k8s from '@kubernetes/client-node';
 import { waitFor } from '../helpers/env.js';
-import { operatorEnv, saleSpec, SCALABLE, type Cluster, type OperatorEnv } from '../helpers/operator.js';
+import { operatorEnv, saleSpec, type Cluster, type OperatorEnv } from '../helpers/operator.js';
 
 const BUFFER_CRD = new URL('../../.tools/crds/autoscaling.x-k8s.io_capacitybuffers.yaml', import.meta.url)
   .pathname;
@@ -31,26 +31,8 @@ afterAll(async () => {
 const REQUESTS = { cpu: '250m', memory: '128Mi' };
 
 /** A target like the chart's seckill: labelled scalable, 2 replicas, its container with requests. */
-async function target(cluster: Cluster, name: string): Promise<void> {
-  const labels = { app: name };
-  await cluster.apps.createNamespacedDeployment({
-    namespace: cluster.ns,
-    body: {
-      metadata: { name, labels: { [SCALABLE]: 'true' } },
-      spec: {
-        replicas: 2,
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            nodeSelector: { pool: 'sale' },
-            containers: [{ name: 'app', image: 'stampede:dev', resources: { requests: REQUESTS } }],
-          },
-        },
-      },
-    },
-  });
-}
+const target = (cluster: Cluster, name: string) =>
+  cluster.deployment(name, 2, true, { nodeSelector: { pool: 'sale' }, resources: { requests: REQUESTS } });
 
 const buffers = async (cluster: Cluster): Promise<Buffer[]> =>
   (

@@ -6,14 +6,7 @@
 // Warning Event says so at the floor.
 import * as k8s from '@kubernetes/client-node';
 import { waitFor } from '../helpers/env.js';
-import {
-  operatorEnv,
-  saleSpec,
-  SCALABLE,
-  type Cluster,
-  type OperatorEnv,
-  type Sale,
-} from '../helpers/operator.js';
+import { operatorEnv, saleSpec, type Cluster, type OperatorEnv, type Sale } from '../helpers/operator.js';
 
 let oe: OperatorEnv;
 
@@ -27,32 +20,11 @@ afterAll(async () => {
 const REQUESTS = { cpu: '250m', memory: '128Mi' };
 
 /** A target like the chart's seckill: labelled scalable, its container with requests and a limit. */
-async function target(cluster: Cluster, name: string, replicas = 2): Promise<void> {
-  const labels = { app: name };
-  await cluster.apps.createNamespacedDeployment({
-    namespace: cluster.ns,
-    body: {
-      metadata: { name, labels: { [SCALABLE]: 'true' } },
-      spec: {
-        replicas,
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            nodeSelector: { pool: 'sale' },
-            containers: [
-              {
-                name: 'app',
-                image: 'stampede:dev',
-                resources: { requests: REQUESTS, limits: { memory: '256Mi' } },
-              },
-            ],
-          },
-        },
-      },
-    },
+const target = (cluster: Cluster, name: string, replicas = 2) =>
+  cluster.deployment(name, replicas, true, {
+    nodeSelector: { pool: 'sale' },
+    resources: { requests: REQUESTS, limits: { memory: '256Mi' } },
   });
-}
 
 const placeholders = async (cluster: Cluster): Promise<k8s.V1Deployment[]> =>
   (
