@@ -105,9 +105,16 @@ function tokenArg(
 }
 
 /** A sold-out answer from memory, limited per process only: a Redis check would cost more than it. */
-function soldOutNow(d: PurchaseRouteDeps, ip: string, userId: string): never {
-  throw d.limits.local(['*', ip, userId]) ?? SOLD_OUT;
-}
+const soldOutFor = (d: PurchaseRouteDeps, ip: string, userId: string): AppError =>
+  d.limits.local(['*', ip, userId]) ?? SOLD_OUT;
+
+/** The metric's outcome label of an error code, lower-cased once per code, not once per answer. */
+const OUTCOMES = new Map<string, string>();
+const outcomeOf = (code: string): string => {
+  let o = OUTCOMES.get(code);
+  if (o === undefined) OUTCOMES.set(code, (o = code.toLowerCase()));
+  return o;
+};
 
 /** What the purchase needs from the request besides the principal: token, quantity, Idempotency-Key. */
 async function purchaseInput(d: PurchaseRouteDeps, h: HotRequest, activity: string, userId: string) {
@@ -121,30 +128,28 @@ async function purchaseInput(d: PurchaseRouteDeps, h: HotRequest, activity: stri
  * `POST /seckill/:activity` on node's own request and response objects (Express' per-request cost was the
  * ceiling of the whole path): limits, token, body, then the purchase; every outcome answered and recorded
  * here, errors through the same problem+json mapping as every other route. A sold-out sale answers a
- * shopper whose token was verified before without reading the body or touching Redis.
+ * shopper whose token was verified before without reading the body or touching Redis, and without a
+ * promise or a throw on the way (most of a sale's answers take that path).
  */
 export function purchaseHandler(d: PurchaseRouteDeps): (h: HotRequest) => Promise<void> {
   const screen = (subjects: (string | undefined)[]): void => {
     const err = d.limits.screen(subjects);
     if (err) throw err;
   };
-  const run = async (h: HotRequest): Promise<unknown> => {
-    const auth = h.req.headers.authorization;
-    // Sold out answers from memory at once only without an Idempotency-Key: a keyed request may be the
-    // retry of an accepted purchase, whose 202 only the script can repeat (unless it told the user SOLD_OUT).
-    const keyed = h.req.headers['idempotency-key'] !== undefined;
-    const soldOut = !keyed && d.cache.isSoldOut(h.name);
-    const known = soldOut ? d.tokens.cachedHeader(auth) : undefined;
-    // What the cluster refused a moment ago is refused here without Redis (ClusterLimiter.screen).
-    screen(['*', h.ip, known?.userId]);
-    if (known) soldOutNow(d, h.ip, known.userId);
-    const principal = await d.tokens.verifyHeader(auth);
+  // What can be answered from memory before any await: a limit the cluster refused a moment ago, or a
+  // sold-out sale for a token this process verified before.
+  const fromMemory = (h: HotRequest, soldOut: boolean): AppError | null => {
+    const known = soldOut ? d.tokens.cachedHeader(h.req.headers.authorization) : undefined;
+    return d.limits.screen(['*', h.ip, known?.userId]) ?? (known ? soldOutFor(d, h.ip, known.userId) : null);
+  };
+  const run = async (h: HotRequest, keyed: boolean, soldOut: boolean): Promise<unknown> => {
+    const principal = await d.tokens.verifyHeader(h.req.headers.authorization);
     screen([undefined, undefined, principal.userId]);
     // Decided once: a sold-out sale answers every unkeyed shopper from memory, never reading the body or
     // looking at a purchase token; a keyed one too once the script told this user SOLD_OUT (no order of
     // theirs can exist until a unit comes back, which clears the flag).
     if (soldOut || (keyed && d.cache.soldOutFor(h.name, principal.userId)))
-      soldOutNow(d, h.ip, principal.userId);
+      throw soldOutFor(d, h.ip, principal.userId);
     const activity = checkActivityName(h.name);
     // The cluster-wide check travels while the token is checked and the body read; the purchase script
     // is sent only once it said yes, so a refused request never touches the stock.
@@ -159,21 +164,33 @@ export function purchaseHandler(d: PurchaseRouteDeps): (h: HotRequest) => Promis
     if ('e' in got) throw got.e;
     return d.purchases.purchase({ ...got.v, ...(h.trace ? { trace: h.trace } : {}) });
   };
-  return async (h) => {
-    const started = process.hrtime.bigint();
-    let outcome = 'accepted';
-    try {
-      sendJson(h.res, 202, await run(h));
-    } catch (err) {
-      outcome = answerError(d.log, h.res, err, {
-        reqId: h.id,
-        path: h.path,
-        ids: logIds(h.trace),
-      }).code.toLowerCase();
-    }
+  const failed = (h: HotRequest, err: unknown): string =>
+    outcomeOf(answerError(d.log, h.res, err, { reqId: h.id, path: h.path, ids: logIds(h.trace) }).code);
+  const done = (h: HotRequest, started: bigint, outcome: string): void => {
     // Only known activities become label values: a scan of random names cannot add series.
     const activity = d.cache.known(h.name) ? h.name : 'unknown';
     d.recorder.record(activity, outcome, Number(process.hrtime.bigint() - started) / 1e9);
     if (TOKEN_OUTCOMES.has(outcome)) d.tokenRefused(activity, outcome);
+  };
+  return (h) => {
+    const started = process.hrtime.bigint();
+    // Sold out answers from memory at once only without an Idempotency-Key: a keyed request may be the
+    // retry of an accepted purchase, whose 202 only the script can repeat (unless it told the user SOLD_OUT).
+    const keyed = h.req.headers['idempotency-key'] !== undefined;
+    const soldOut = !keyed && d.cache.isSoldOut(h.name);
+    const early = fromMemory(h, soldOut);
+    if (early) {
+      done(h, started, failed(h, early));
+      return Promise.resolve();
+    }
+    return run(h, keyed, soldOut)
+      .then((answer) => {
+        sendJson(h.res, 202, answer);
+        return 'accepted';
+      })
+      .then(
+        (outcome) => done(h, started, outcome),
+        (err: unknown) => done(h, started, failed(h, err)),
+      );
   };
 }

@@ -25,12 +25,23 @@ export function sendJson(res: ServerResponse, status: number, value: unknown): v
   res.end(body);
 }
 
+/**
+ * Each error's body and its length, made once per error object: the answers given most (SOLD_OUT, a
+ * limit) are the same frozen errors again and again, and an AppError never changes after it is made.
+ */
+const bodies = new WeakMap<AppError, { body: string; length: number }>();
+
 /** Written with node's own response calls: the bulk of a flash sale's answers are problems. */
 export function sendProblem(res: ServerResponse, e: AppError): void {
-  const body = problemBody(e);
+  let made = bodies.get(e);
+  if (!made) {
+    const body = problemBody(e);
+    bodies.set(e, (made = { body, length: Buffer.byteLength(body) }));
+  }
+  const { body, length } = made;
   res.statusCode = e.httpStatus;
   res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
-  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.setHeader('Content-Length', length);
   if (e.retryAfter !== undefined) res.setHeader('Retry-After', String(e.retryAfter));
   res.end(body);
 }
