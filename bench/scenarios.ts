@@ -142,13 +142,23 @@ export async function settle(
   };
 }
 
+/** What drives a purchase scenario's load once it is warmed up: wrk, or another client (bench/split.ts). */
+export type Drive = (path: string, tokensFile: string) => Promise<WrkResult>;
+
 export async function purchaseScenario(
   c: BenchContext,
   o: { activity: string; stock: number; shoppers: string[]; spec?: Record<string, unknown> },
+  drive: Drive = (path, tokensFile) =>
+    wrk({
+      url: c.seckillUrl,
+      path,
+      tokensFile,
+      connections: c.connections,
+      durationSeconds: c.durationSeconds,
+    }),
 ): Promise<Checked> {
   await createActivity(c, o.activity, o.stock, o.spec);
   const file = writeTokens(`${c.dir}/${o.activity}.tokens`, o.shoppers);
-  const path = `/seckill/${o.activity}`;
   // Warm-up on another activity (WARM_ACTIVITY) so JIT and connections do not count, without touching
   // this one's stock or buyers.
   await wrk({
@@ -161,13 +171,7 @@ export async function purchaseScenario(
   const window = await openWindow(c.seckillUrl);
   const before = snapshot();
   const started = performance.now();
-  const load = await wrk({
-    url: c.seckillUrl,
-    path,
-    tokensFile: file,
-    connections: c.connections,
-    durationSeconds: c.durationSeconds,
-  });
+  const load = await drive(`/seckill/${o.activity}`, file);
   const cores = coresBetween(before, snapshot(), (performance.now() - started) / 1000);
   const tail = await closeWindow(c.seckillUrl, window);
   return { ...(await settle(c, o.activity, o.stock, load, cores)), tail };

@@ -5,10 +5,7 @@
 // client's own cost can be read off (docs/benchmarks.md, "Where the sale's tail comes from").
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { coresBetween, snapshot } from './cpu.js';
-import { createActivity, settle, WARM_ACTIVITY, type BenchContext, type Checked } from './scenarios.js';
-import { closeWindow, openWindow } from './tail.js';
-import { wrk, writeTokens } from './wrk.js';
+import { purchaseScenario, type BenchContext, type Checked } from './scenarios.js';
 
 const run = promisify(execFile);
 const CLIENT = new URL('./split-load.js', import.meta.url).pathname;
@@ -40,24 +37,16 @@ async function splitLoad(c: BenchContext, path: string, file: string): Promise<S
 }
 
 export async function splitScenario(c: BenchContext, shoppers: string[]): Promise<Checked> {
-  const activity = 'bench-sale-split';
-  await createActivity(c, activity, 1000);
-  const file = writeTokens(`${c.dir}/${activity}.tokens`, shoppers);
-  await wrk({
-    url: c.seckillUrl,
-    path: `/seckill/${WARM_ACTIVITY}`,
-    tokensFile: file,
-    connections: c.connections,
-    durationSeconds: 1,
-  });
-  const window = await openWindow(c.seckillUrl);
-  const before = snapshot();
-  const started = performance.now();
-  const split = await splitLoad(c, `/seckill/${activity}`, file);
-  const cores = coresBetween(before, snapshot(), (performance.now() - started) / 1000);
-  const tail = await closeWindow(c.seckillUrl, window);
-  const non2xx = split.requests - (split.byOutcome.accepted?.n ?? 0);
-  const rps = split.requests / split.seconds;
-  const load = { requests: split.requests, rps, ...split.latency, errors: split.errors, non2xx };
-  return { ...(await settle(c, activity, 1000, load, cores)), tail, split };
+  let split: SplitFigures | undefined;
+  const r = await purchaseScenario(
+    c,
+    { activity: 'bench-sale-split', stock: 1000, shoppers },
+    async (path, file) => {
+      split = await splitLoad(c, path, file);
+      const non2xx = split.requests - (split.byOutcome.accepted?.n ?? 0);
+      const rps = split.requests / split.seconds;
+      return { requests: split.requests, rps, ...split.latency, errors: split.errors, non2xx };
+    },
+  );
+  return { ...r, ...(split ? { split } : {}) };
 }
