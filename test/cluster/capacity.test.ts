@@ -13,6 +13,7 @@ import { PurchaseCode, Scripts } from '../../services/core/redis/scripts.js';
 import { newRedis, waitFor } from '../helpers/env.js';
 import {
   applyActivity,
+  componentPods,
   installStack,
   kubectlDelete,
   readyPods,
@@ -100,13 +101,7 @@ async function eventsOf(s: Stack, reason: string): Promise<k8s.CoreV1Event[]> {
   return list.items;
 }
 
-const seckillPods = async (s: Stack) =>
-  (
-    await core().listNamespacedPod({
-      namespace: s.namespace,
-      labelSelector: `app.kubernetes.io/instance=${s.release},app.kubernetes.io/component=seckill`,
-    })
-  ).items.filter((p) => !p.metadata?.deletionTimestamp);
+const seckillPods = (s: Stack) => componentPods(s, 'seckill');
 
 it('placeholders wait for a node, the floor preempts them and Runs before the start', async () => {
   const name = `cap-${randomBytes(3).toString('hex')}`;

@@ -90,11 +90,17 @@ const isReady = (p: k8s.V1Pod) =>
   !p.metadata?.deletionTimestamp &&
   Boolean(p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
 
-/** The component's pods that are Running and Ready (and not terminating). */
-export async function readyPods(s: Stack, component: string): Promise<k8s.V1Pod[]> {
+/** The component's pods of this release that are not terminating. */
+export async function componentPods(s: Stack, component: string): Promise<k8s.V1Pod[]> {
   const core = s.cluster.kubeConfig().makeApiClient(k8s.CoreV1Api);
   const labelSelector = `app.kubernetes.io/instance=${s.release},app.kubernetes.io/component=${component}`;
-  return (await core.listNamespacedPod({ namespace: s.namespace, labelSelector })).items.filter(isReady);
+  const list = await core.listNamespacedPod({ namespace: s.namespace, labelSelector });
+  return list.items.filter((p) => !p.metadata?.deletionTimestamp);
+}
+
+/** The component's pods that are Running and Ready (and not terminating). */
+export async function readyPods(s: Stack, component: string): Promise<k8s.V1Pod[]> {
+  return (await componentPods(s, component)).filter(isReady);
 }
 
 /** Waits until the Deployment wants `n` replicas and exactly `n` of its pods are Running and Ready. */
