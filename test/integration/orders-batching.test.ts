@@ -53,6 +53,50 @@ it('writes an order that appears twice in one batch once, and counts it once in 
   expect(act?.sold).toBe(2);
 });
 
+const soldOf = async (name: string): Promise<number | undefined> => {
+  const [act] = await pg.db.query<{ sold: number }>('SELECT sold FROM seckill_activities WHERE name = $1', {
+    bind: [name],
+    type: QueryTypes.SELECT,
+  });
+  return act?.sold;
+};
+
+const placed = (activity: string, userId: string, quantity = 1): OrderPlaced => ({
+  orderId: uuidv7(),
+  activity,
+  userId,
+  quantity,
+  placedAt: new Date().toISOString(),
+  requestId: 'x',
+});
+
+it('writes a batch of two activities in one go, each activity moved by its own units', async () => {
+  const a = await applyLive(pg.db, redis, prefix, { stock: 10 });
+  const b = await applyLive(pg.db, redis, prefix, { stock: 10 });
+  const batch = [placed(a.name, 'u1', 2), placed(b.name, 'u1'), placed(a.name, 'u2'), placed(b.name, 'u2', 3)];
+  const outcomes = await persistBatch(pg.db, new ActivityIds(pg.db), batch);
+  expect(outcomes).toEqual(['persisted', 'persisted', 'persisted', 'persisted']);
+  expect(await soldOf(a.name)).toBe(3);
+  expect(await soldOf(b.name)).toBe(4);
+  expect((await ordersOf(pg.db, b.name)).map((r) => r.quantity).sort()).toEqual([1, 3]);
+});
+
+it('keeps what fits of a batch Postgres cannot hold whole, and fails the rest with nothing else changed', async () => {
+  const a = await applyLive(pg.db, redis, prefix, { stock: 3 });
+  const b = await applyLive(pg.db, redis, prefix, { stock: 5 });
+  // Redis sold more of `a` than Postgres allows (as after a lost write): the one-statement write is
+  // refused whole, and the slow path keeps the orders that fit, in batch order, in both activities.
+  await persistBatch(pg.db, new ActivityIds(pg.db), [placed(a.name, 'before')]);
+  const batch = [placed(a.name, 'o1'), placed(b.name, 'o1'), placed(a.name, 'o2'), placed(a.name, 'o3')];
+  const outcomes = await persistBatch(pg.db, new ActivityIds(pg.db), batch);
+  expect(outcomes).toEqual(['persisted', 'persisted', 'persisted', 'failed']);
+  expect(await soldOf(a.name)).toBe(3);
+  expect(await soldOf(b.name)).toBe(1);
+  const rows = await ordersOf(pg.db, a.name);
+  expect(rows.filter((r) => r.status === 'failed').map((r) => r.id)).toEqual([batch[3]?.orderId]);
+  expect(rows.filter((r) => r.status === 'pending_payment')).toHaveLength(3);
+});
+
 it('flushes what arrived behind a full batch without waiting for another delivery', async () => {
   const worker = await startOrders(prefix, pg.schema, {
     ORDERS_BATCH_SIZE: '10',
