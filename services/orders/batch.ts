@@ -4,7 +4,8 @@ import type { Sequelize } from 'sequelize';
 import type { OrderPlaced } from '../core/messaging/topology.js';
 import { activityKeys } from '../core/redis/keys.js';
 import { Scripts } from '../core/redis/scripts.js';
-import { parseOrderPlaced } from './message.js';
+import { batchItemOf } from './deliveries.js';
+import { parseOrderPlaced, validOrderPlaced } from './message.js';
 import { persistBatch, type ActivityIds, type Outcome } from './persist.js';
 import { BatchTrace } from './tracing.js';
 
@@ -44,7 +45,8 @@ async function decide(
   const verdicts: Verdict[] = new Array(msgs.length);
   const valid: { i: number; order: OrderPlaced }[] = [];
   msgs.forEach((m, i) => {
-    const order = parseOrderPlaced(m.content);
+    const item = batchItemOf(m);
+    const order = item === undefined ? parseOrderPlaced(m.content) : validOrderPlaced(item);
     if (order) valid.push({ i, order });
     else verdicts[i] = { kind: 'park', reason: 'malformed order.placed message', order: null };
   });

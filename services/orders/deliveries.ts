@@ -26,17 +26,27 @@ export function batchItems(content: Buffer): unknown[] | null {
   }
 }
 
+/** The parsed item behind each part of a batch: processBatch validates it without parsing JSON again. */
+const items = new WeakMap<ConsumeMessage, unknown>();
+
+/** The order a part carries when it came out of a batch (already parsed), else undefined. */
+export const batchItemOf = (part: ConsumeMessage): unknown => items.get(part);
+
 /**
  * One order of a batch as the single message it would have been: that order's JSON as content, the
  * delivery's properties and headers (its attempt count) but `application/json`, messageId = orderId and
- * the order's own `x-request-id`. A retry or a park re-publishes exactly this, alone.
+ * the order's own `x-request-id`. A retry or a park re-publishes exactly this, alone. The content is
+ * written only when asked for: a part that is simply written to Postgres never needs it.
  */
 export function orderMessage(delivery: ConsumeMessage, item: unknown): ConsumeMessage {
   const { [ORDERS_COUNT_HEADER]: _count, ...headers } = delivery.properties.headers ?? {};
   const o = item !== null && typeof item === 'object' ? (item as Record<string, unknown>) : {};
   if (typeof o.requestId === 'string') headers['x-request-id'] = o.requestId;
-  return {
-    content: Buffer.from(JSON.stringify(item)),
+  let content: Buffer | undefined;
+  const part: ConsumeMessage = {
+    get content() {
+      return (content ??= Buffer.from(JSON.stringify(item)));
+    },
     fields: delivery.fields,
     properties: {
       ...delivery.properties,
@@ -45,6 +55,8 @@ export function orderMessage(delivery: ConsumeMessage, item: unknown): ConsumeMe
       headers,
     },
   };
+  items.set(part, item);
+  return part;
 }
 
 /** A delivery and its parts. A batch body that cannot be split is one part: parked whole, as malformed. */

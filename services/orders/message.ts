@@ -16,11 +16,16 @@ const schema = z
 /** A message body, or null when it is not an `order.placed` we can act on (it goes to the parking lot). */
 export function parseOrderPlaced(content: Buffer): OrderPlaced | null {
   try {
-    const r = schema.safeParse(JSON.parse(content.toString('utf8')));
-    return r.success ? r.data : null;
+    return validOrderPlaced(JSON.parse(content.toString('utf8')));
   } catch {
     return null;
   }
+}
+
+/** An already parsed body (an item of a batch message), checked as parseOrderPlaced checks a body. */
+export function validOrderPlaced(v: unknown): OrderPlaced | null {
+  const r = schema.safeParse(v);
+  return r.success ? r.data : null;
 }
 
 /** What can still be learnt from a malformed message, to give its unit back. */
