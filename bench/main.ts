@@ -33,7 +33,7 @@ import {
 } from './scenarios.js';
 import { splitScenario } from './split.js';
 import { diagnosis } from './tail.js';
-import { tailLines, workerPids } from './tail-report.js';
+import { tailLines, timelineLine, workerPids } from './tail-report.js';
 import { benchWorker, type WorkerFigures } from './worker.js';
 import { ensureWrk, wrk, writeTokens, type WrkResult } from './wrk.js';
 
@@ -243,6 +243,8 @@ async function main(): Promise<void> {
       const env = { ...platformEnv, ...d.env };
       ({ p, ...room } = await onPlatform(env, (seckillUrl) => onMain({ ...base, seckillUrl }), d.logFile));
       console.log(`# seckill worker pids (w0, w1, …): ${workerPids(p)}`);
+      const timeline = timelineLine(p);
+      if (timeline) console.log(`# sale split timeline (answers/p99 per quarter second): ${timeline}`);
     }
     if (wanted('traced')) Object.assign(p, await tracingCost(base, platformEnv));
     if (wanted('limits')) Object.assign(p, await limitsCost(base, platformEnv));

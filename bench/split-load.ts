@@ -2,7 +2,8 @@
 // Lua sees the answers but has no clock and no connection to pair them with their requests). It runs in a
 // process of its own, like wrk: `node split-load.js <url> <path> <tokens-file> <connections> <seconds>`,
 // each connection keep-alive, one request at a time, the next shopper's token each time (wrk's order), and
-// prints one line `SPLIT_JSON {...}`. Its own event-loop delay is printed too: time the client's loop was
+// prints one line `SPLIT_JSON {...}`, with a timeline: each quarter second's answers and their p99, which
+// says whether the slow answers are the opening burst's or spread over the run. Its own event-loop delay is printed too: time the client's loop was
 // busy elsewhere is counted in a request's latency, the bias of a Node client (wrk has none of it).
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -15,6 +16,13 @@ const agent = new Agent({ keepAlive: true, maxSockets: Number(conns) });
 const body = '{"quantity":1}';
 const outcomes = new Map<string, RecordableHistogram>();
 const all = createHistogram();
+/** When in the run the slow answers come: one histogram per SLICE_MS of completion time. */
+const SLICE_MS = 250;
+const slices = new Map<number, RecordableHistogram>();
+let startedAt = 0;
+let lastAcceptedAt = 0;
+/** Every answer's completion time and latency (ms), to take the p99 of those after the burst. */
+const done: [number, number][] = [];
 let next = 0;
 let errors = 0;
 
@@ -46,6 +54,13 @@ function once(token: string): Promise<void> {
           const ns = Number(process.hrtime.bigint() - started) || 1;
           h.record(ns);
           all.record(ns);
+          const at = performance.now() - startedAt;
+          if (outcome === 'accepted') lastAcceptedAt = at;
+          const k = Math.floor(at / SLICE_MS);
+          let sl = slices.get(k);
+          if (!sl) slices.set(k, (sl = createHistogram()));
+          sl.record(ns);
+          done.push([at, ns / 1e6]);
           resolve();
         });
       },
@@ -65,7 +80,7 @@ async function connection(deadline: number): Promise<void> {
 async function main(): Promise<void> {
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
-  const started = performance.now();
+  const started = (startedAt = performance.now());
   const deadline = started + Number(secs) * 1000;
   await Promise.all(Array.from({ length: Number(conns) }, () => connection(deadline)));
   const seconds = (performance.now() - started) / 1000;
@@ -84,7 +99,16 @@ async function main(): Promise<void> {
     maxMs: ms(all.max),
   };
   const clientLoopP99Ms = Math.max(0, ms(loop.percentile(99)) - 1);
-  const out = { requests: all.count, seconds, errors, clientLoopP99Ms, latency, byOutcome };
+  const timeline = [...slices].map(([k, h]) => ({
+    atS: (k * SLICE_MS) / 1000,
+    n: h.count,
+    p99Ms: ms(h.percentile(99)),
+    maxMs: ms(h.max),
+  }));
+  const lastAcceptedAtS = lastAcceptedAt / 1000;
+  const after = done.filter(([at]) => at > lastAcceptedAt).map(([, l]) => l).sort((a, b) => a - b);
+  const p99AfterBurstMs = after.length ? (after[Math.floor(after.length * 0.99)] as number) : 0;
+  const out = { requests: all.count, seconds, errors, clientLoopP99Ms, latency, byOutcome, timeline, lastAcceptedAtS, p99AfterBurstMs };
   console.log(`SPLIT_JSON ${JSON.stringify(out)}`);
   agent.destroy();
 }

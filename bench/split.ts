@@ -26,6 +26,12 @@ export interface SplitFigures {
   /** Every answer's latency, whatever its outcome (to set beside wrk's). */
   latency: { p50Ms: number; p90Ms: number; p99Ms: number; maxMs: number };
   byOutcome: Record<string, OutcomeLatency>;
+  /** Each quarter second of the run (by completion time): how many answers, their p99 and max. */
+  timeline: { atS: number; n: number; p99Ms: number; maxMs: number }[];
+  /** When the last accepted answer came, seconds into the run: the end of the opening burst. */
+  lastAcceptedAtS: number;
+  /** The p99 of the answers that came after the last accepted one: the sale's tail without its burst. */
+  p99AfterBurstMs: number;
 }
 
 async function splitLoad(c: BenchContext, path: string, file: string): Promise<SplitFigures> {

@@ -28,6 +28,8 @@ export function tailLines(p: Record<string, Checked>): [string, string][] {
     ['sale_split_rps', f(p.sale_split?.load.rps)],
     ['sale_split_p99_ms', f(p.sale_split?.load.p99Ms)],
     ['sale_split_client_loop_p99_ms', f(split?.clientLoopP99Ms)],
+    ['sale_split_last_accepted_s', f(split?.lastAcceptedAtS)],
+    ['sale_split_p99_after_burst_ms', f(split?.p99AfterBurstMs)],
     ['sale_server_p99_soldout_ms', f(server.sold_out)],
     ['sale_server_p99_accepted_ms', f(server.accepted)],
     ...workerLines('sale', p.sale),
@@ -42,4 +44,13 @@ export function workerPids(p: Record<string, Checked>): string {
     ([name, r]) => `${name}=${(r.tail?.workers ?? []).map((w) => w.pid).join(',')}`,
   );
   return seen.join(' ');
+}
+
+/** The split run's quarter seconds while they matter: `t:n/p99` up to a second after the burst. */
+export function timelineLine(p: Record<string, Checked>): string {
+  const split = p.sale_split?.split;
+  if (!split) return '';
+  const until = split.lastAcceptedAtS + 1;
+  const shown = split.timeline.filter((s) => s.atS <= until);
+  return shown.map((s) => `${s.atS.toFixed(2)}s:${s.n}/${s.p99Ms.toFixed(1)}ms`).join(' ');
 }
