@@ -127,9 +127,9 @@ async function purchaseInput(d: PurchaseRouteDeps, h: HotRequest, activity: stri
 /**
  * `POST /seckill/:activity` on node's own request and response objects (Express' per-request cost was the
  * ceiling of the whole path): limits, token, body, then the purchase; every outcome answered and recorded
- * here, errors through the same problem+json mapping as every other route. A sold-out sale answers a
- * shopper whose token was verified before without reading the body or touching Redis, and without a
- * promise or a throw on the way (most of a sale's answers take that path).
+ * here, errors through the same problem+json mapping as every other route. A sold-out sale answers
+ * without reading the body or touching Redis, and without a promise or a throw on the way (most of a
+ * sale's answers take that path).
  */
 export function purchaseHandler(d: PurchaseRouteDeps): (h: HotRequest) => Promise<void> {
   const screen = (subjects: (string | undefined)[]): void => {
@@ -137,19 +137,22 @@ export function purchaseHandler(d: PurchaseRouteDeps): (h: HotRequest) => Promis
     if (err) throw err;
   };
   // What can be answered from memory before any await: a limit the cluster refused a moment ago, or a
-  // sold-out sale for a token this process verified before.
+  // sold-out sale. There the token is checked here too (from the cache, or its signature now: right
+  // after a sale sells out most shoppers are seen for the first time), and a bad one answered as the
+  // async path would have answered it.
   const fromMemory = (h: HotRequest, soldOut: boolean): AppError | null => {
-    const known = soldOut ? d.tokens.cachedHeader(h.req.headers.authorization) : undefined;
-    return d.limits.screen(['*', h.ip, known?.userId]) ?? (known ? soldOutFor(d, h.ip, known.userId) : null);
+    if (!soldOut) return d.limits.screen(['*', h.ip, undefined]);
+    const who = d.tokens.verifyHeaderNow(h.req.headers.authorization);
+    if (who instanceof AppError) return d.limits.screen(['*', h.ip, undefined]) ?? who;
+    return d.limits.screen(['*', h.ip, who.userId]) ?? soldOutFor(d, h.ip, who.userId);
   };
-  const run = async (h: HotRequest, keyed: boolean, soldOut: boolean): Promise<unknown> => {
+  const run = async (h: HotRequest, keyed: boolean): Promise<unknown> => {
     const principal = await d.tokens.verifyHeader(h.req.headers.authorization);
     screen([undefined, undefined, principal.userId]);
-    // Decided once: a sold-out sale answers every unkeyed shopper from memory, never reading the body or
-    // looking at a purchase token; a keyed one too once the script told this user SOLD_OUT (no order of
-    // theirs can exist until a unit comes back, which clears the flag).
-    if (soldOut || (keyed && d.cache.soldOutFor(h.name, principal.userId)))
-      throw soldOutFor(d, h.ip, principal.userId);
+    // A sold-out sale answered every unkeyed shopper from memory (fromMemory), never reading the body or
+    // looking at a purchase token; a keyed one is answered so too once the script told this user SOLD_OUT
+    // (no order of theirs can exist until a unit comes back, which clears the flag).
+    if (keyed && d.cache.soldOutFor(h.name, principal.userId)) throw soldOutFor(d, h.ip, principal.userId);
     const activity = checkActivityName(h.name);
     // The cluster-wide check travels while the token is checked and the body read; the purchase script
     // is sent only once it said yes, so a refused request never touches the stock.
@@ -183,7 +186,7 @@ export function purchaseHandler(d: PurchaseRouteDeps): (h: HotRequest) => Promis
       done(h, started, failed(h, early));
       return Promise.resolve();
     }
-    return run(h, keyed, soldOut)
+    return run(h, keyed)
       .then((answer) => {
         sendJson(h.res, 202, answer);
         return 'accepted';

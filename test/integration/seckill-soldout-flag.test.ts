@@ -100,8 +100,16 @@ it('answers a shopper first seen after the sell-out of a token-guarded sale SOLD
       const r = await call(own.url, `/seckill/${a.name}`, { token: await buyer(), body: {} });
       expect(r.body.code).toBe('SOLD_OUT');
     }
-    // An invalid access token is still refused: the memory answer comes after the verification.
+    // An invalid, expired or unverified access token is still refused: the memory answer comes after the
+    // verification, done there without the async path.
     expect((await call(own.url, `/seckill/${a.name}`, { token: 'not.a.token', body: {} })).status).toBe(401);
+    const expired = await tokens.sign({ userId: 'late', role: 'user' }, -1);
+    expect((await call(own.url, `/seckill/${a.name}`, { token: expired, body: {} })).body.detail).toMatch(
+      /expired/,
+    );
+    const unverified = await tokens.sign({ userId: 'unverified', role: 'user', emailVerified: false });
+    const r = await call(own.url, `/seckill/${a.name}`, { token: unverified, body: {} });
+    expect([r.status, r.body.code]).toEqual([403, 'EMAIL_NOT_VERIFIED']);
     expect(scripts).toBe(0);
   } finally {
     await own.stop();
