@@ -4,10 +4,8 @@ import { MAX_RATE } from '../services/core/rate-limit.js';
 import { startPlatform } from './platform.js';
 import { otlpSink } from './otlp-sink.js';
 import {
-  createActivity,
   purchaseScenario,
   signTokens,
-  WARM_ACTIVITY,
   type BenchContext,
   type Checked,
 } from './scenarios.js';
@@ -39,8 +37,7 @@ async function alternated(
     for (const [name, e] of variants) {
       const r = await onPlatform(e, async (seckillUrl) => {
         const c = { ...base, seckillUrl };
-        await createActivity(c, WARM_ACTIVITY, 100_000_000);
-        // The sale: 20,000 shoppers after 1,000 units; ok: every request a new buyer, stock without end.
+              // The sale: 20,000 shoppers after 1,000 units; ok: every request a new buyer, stock without end.
         const n = shape === 'sale' ? 20_000 : 30_000 * base.durationSeconds;
         return purchaseScenario(c, {
           activity: `bench-${name.replaceAll('_', '-')}-${round}`,

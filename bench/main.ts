@@ -24,10 +24,8 @@ import { roomSale, type RoomSale } from './room-sale.js';
 import { roomLines } from './room-report.js';
 import {
   broken,
-  createActivity,
   purchaseScenario,
   signTokens,
-  WARM_ACTIVITY,
   type BenchContext,
   type Checked,
 } from './scenarios.js';
@@ -94,7 +92,6 @@ async function onMain(c: BenchContext): Promise<OnMain> {
 }
 
 async function purchases(c: BenchContext): Promise<Record<string, Checked>> {
-  await createActivity(c, WARM_ACTIVITY, 100_000_000);
   const crowd = await signTokens(c.tokens, 20_000, 's');
   const out: Record<string, Checked> = {};
   if (wanted('sale')) {
