@@ -60,8 +60,23 @@ export function checkActivityName(name: string): string {
   return name;
 }
 
+/** The quantity of a body that is plainly valid (none, `{}`, `{"quantity": n}`); else undefined. */
+function plainQuantity(v: unknown): number | undefined {
+  if (v === undefined) return 1;
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+  const keys = Object.keys(v);
+  if (keys.length === 0) return 1;
+  const q = (v as { quantity?: unknown }).quantity;
+  if (keys.length !== 1 || keys[0] !== 'quantity' || typeof q !== 'number') return undefined;
+  return Number.isInteger(q) && q >= 1 && q <= MAX_QUANTITY ? q : undefined;
+}
+
 async function quantityOf(req: IncomingMessage): Promise<number> {
-  const parsed = bodySchema.safeParse((await readSmallJson(req, BODY_LIMIT_BYTES)) ?? {});
+  const body = await readSmallJson(req, BODY_LIMIT_BYTES);
+  // Nearly every body is one of the plain shapes: zod runs for the rest, and writes their problem.
+  const plain = plainQuantity(body);
+  if (plain !== undefined) return plain;
+  const parsed = bodySchema.safeParse(body ?? {});
   if (!parsed.success) {
     throw new AppError(ErrorCode.VALIDATION_FAILED, 'invalid purchase body', {
       extra: { errors: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
