@@ -3,7 +3,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { StoredActivity } from '../core/activity/preheat.js';
 import { AppError, ErrorCode, unavailable } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { withTimeout } from '../core/timeout.js';
+import { FixedTimeouts } from '../core/timeout.js';
 import { inSpan, injectInto, logIds, SpanKind, type Context } from '../core/tracing.js';
 import type { PurchaseMetrics } from '../core/metrics.js';
 import type { OrderPlaced } from '../core/messaging/topology.js';
@@ -63,9 +63,11 @@ const CLOCK_MARGIN_MS = 2000;
  */
 export class PurchaseService {
   private readonly now: () => number;
+  private readonly scriptTimeouts: FixedTimeouts;
 
   constructor(private readonly d: PurchaseDeps) {
     this.now = d.now ?? Date.now;
+    this.scriptTimeouts = new FixedTimeouts(d.redisTimeoutMs, 'purchase script');
   }
 
   async purchase(req: PurchaseRequest): Promise<Accepted> {
@@ -121,7 +123,7 @@ export class PurchaseService {
       this.d.scripts.purchase(k, req.userId, orderId, req.quantity, req.idempotencyKey, req.token);
     const call = req.trace ? inSpan('redis purchase.lua', run, { parent: req.trace }) : run();
     try {
-      return await withTimeout(call, this.d.redisTimeoutMs, 'purchase script');
+      return await this.scriptTimeouts.race(call);
     } catch (err) {
       // Refused ARGV: the script read and wrote nothing.
       if (isArgvError(err)) throw err;
