@@ -3,12 +3,7 @@
 import { MAX_RATE } from '../services/core/rate-limit.js';
 import { startPlatform } from './platform.js';
 import { otlpSink } from './otlp-sink.js';
-import {
-  purchaseScenario,
-  signTokens,
-  type BenchContext,
-  type Checked,
-} from './scenarios.js';
+import { purchaseScenario, signTokens, type BenchContext, type Checked } from './scenarios.js';
 
 export async function onPlatform<T>(
   env: Record<string, string>,
@@ -37,7 +32,7 @@ async function alternated(
     for (const [name, e] of variants) {
       const r = await onPlatform(e, async (seckillUrl) => {
         const c = { ...base, seckillUrl };
-              // The sale: 20,000 shoppers after 1,000 units; ok: every request a new buyer, stock without end.
+        // The sale: 20,000 shoppers after 1,000 units; ok: every request a new buyer, stock without end.
         const n = shape === 'sale' ? 20_000 : 30_000 * base.durationSeconds;
         return purchaseScenario(c, {
           activity: `bench-${name.replaceAll('_', '-')}-${round}`,

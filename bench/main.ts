@@ -22,13 +22,7 @@ import { preflight } from './preflight.js';
 import { queueScenarios, type QueueFigures } from './room.js';
 import { roomSale, type RoomSale } from './room-sale.js';
 import { roomLines } from './room-report.js';
-import {
-  broken,
-  purchaseScenario,
-  signTokens,
-  type BenchContext,
-  type Checked,
-} from './scenarios.js';
+import { broken, purchaseScenario, signTokens, type BenchContext, type Checked } from './scenarios.js';
 import { splitScenario } from './split.js';
 import { diagnosis } from './tail.js';
 import { tailLines, timelineLine, workerPids } from './tail-report.js';
@@ -240,6 +234,9 @@ async function main(): Promise<void> {
       const env = { ...platformEnv, ...d.env };
       ({ p, ...room } = await onPlatform(env, (seckillUrl) => onMain({ ...base, seckillUrl }), d.logFile));
       console.log(`# seckill worker pids (w0, w1, …): ${workerPids(p)}`);
+      for (const [name, r] of Object.entries(p))
+        if (r.load.timeline)
+          console.log(`# ${name} timeline (ms:answers/202s per 50 ms): ${r.load.timeline}`);
       const timeline = timelineLine(p);
       if (timeline) console.log(`# sale split timeline (answers/p99 per quarter second): ${timeline}`);
     }

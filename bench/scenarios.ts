@@ -143,6 +143,9 @@ export async function settle(
 /** What drives a purchase scenario's load once it is warmed up: wrk, or another client (bench/split.ts). */
 export type Drive = (path: string, tokensFile: string) => Promise<WrkResult>;
 
+/** BENCH_TIMELINE=1: each measured wrk run counts its answers per 50 ms (bench/wrk/timeline.lua). */
+const TIMELINE = process.env.BENCH_TIMELINE === '1';
+
 /** The warm-up crowd: shoppers of their own, so the measured crowd's first attempts still count. */
 let warmCrowd: Promise<string> | undefined;
 const WARM_SHOPPERS = 20_000;
@@ -186,6 +189,7 @@ export async function purchaseScenario(
       tokensFile,
       connections: c.connections,
       durationSeconds: c.durationSeconds,
+      timeline: TIMELINE,
     }),
 ): Promise<Checked> {
   await createActivity(c, o.activity, o.stock, o.spec);

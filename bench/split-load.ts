@@ -106,9 +106,22 @@ async function main(): Promise<void> {
     maxMs: ms(h.max),
   }));
   const lastAcceptedAtS = lastAcceptedAt / 1000;
-  const after = done.filter(([at]) => at > lastAcceptedAt).map(([, l]) => l).sort((a, b) => a - b);
+  const after = done
+    .filter(([at]) => at > lastAcceptedAt)
+    .map(([, l]) => l)
+    .sort((a, b) => a - b);
   const p99AfterBurstMs = after.length ? (after[Math.floor(after.length * 0.99)] as number) : 0;
-  const out = { requests: all.count, seconds, errors, clientLoopP99Ms, latency, byOutcome, timeline, lastAcceptedAtS, p99AfterBurstMs };
+  const out = {
+    requests: all.count,
+    seconds,
+    errors,
+    clientLoopP99Ms,
+    latency,
+    byOutcome,
+    timeline,
+    lastAcceptedAtS,
+    p99AfterBurstMs,
+  };
   console.log(`SPLIT_JSON ${JSON.stringify(out)}`);
   agent.destroy();
 }

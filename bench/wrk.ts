@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const SCRIPT = new URL('../../bench/wrk/shoppers.lua', import.meta.url).pathname;
+const TIMELINE_SCRIPT = new URL('../../bench/wrk/timeline.lua', import.meta.url).pathname;
 
 export interface WrkResult {
   requests: number;
@@ -16,6 +17,8 @@ export interface WrkResult {
   errors: number;
   /** Answers with a status of 400 or above (a purchase scenario's refusals are expected). */
   non2xx: number;
+  /** With `timeline`: `<ms>:<answers>/<202s>` per 50-ms slice of the run's first 3 s (bench/wrk/timeline.lua). */
+  timeline?: string;
 }
 
 /** True when `wrk` runs; the bench tries Debian's package once when it is missing and it may install. */
@@ -56,12 +59,21 @@ export interface WrkLoad {
   durationSeconds: number;
   /** POST (the default: purchases, joins) or GET (status polls); GET needs a tokens file. */
   method?: 'GET' | 'POST';
+  /** Count the answers per 50-ms slice (a diagnosis: it costs wrk CPU on every answer). */
+  timeline?: boolean;
 }
 
 /** One thread (the issue's measurement), keep-alive connections, the shopper script's requests. */
 export async function wrk(o: WrkLoad): Promise<WrkResult> {
   const args = ['-t1', `-c${o.connections}`, `-d${o.durationSeconds}s`, '--latency', '--timeout', '10s'];
-  args.push('-s', SCRIPT, o.url, '--', o.path, ...(o.tokensFile ? [o.tokensFile] : []));
+  args.push(
+    '-s',
+    o.timeline ? TIMELINE_SCRIPT : SCRIPT,
+    o.url,
+    '--',
+    o.path,
+    ...(o.tokensFile ? [o.tokensFile] : []),
+  );
   if (o.method === 'GET') {
     if (!o.tokensFile) throw new Error('a GET load needs a tokens file');
     args.push('GET');
@@ -80,5 +92,6 @@ export async function wrk(o: WrkLoad): Promise<WrkResult> {
     maxMs: ms(r.maxUs),
     errors: (r.connect ?? 0) + (r.read ?? 0) + (r.write ?? 0) + (r.timeout ?? 0),
     non2xx: r.status ?? 0,
+    ...(o.timeline ? { timeline: /WRK_TIMELINE (.*)/.exec(stdout)?.[1] ?? '' } : {}),
   };
 }
