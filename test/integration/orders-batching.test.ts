@@ -73,7 +73,12 @@ const placed = (activity: string, userId: string, quantity = 1): OrderPlaced => 
 it('writes a batch of two activities in one go, each activity moved by its own units', async () => {
   const a = await applyLive(pg.db, redis, prefix, { stock: 10 });
   const b = await applyLive(pg.db, redis, prefix, { stock: 10 });
-  const batch = [placed(a.name, 'u1', 2), placed(b.name, 'u1'), placed(a.name, 'u2'), placed(b.name, 'u2', 3)];
+  const batch = [
+    placed(a.name, 'u1', 2),
+    placed(b.name, 'u1'),
+    placed(a.name, 'u2'),
+    placed(b.name, 'u2', 3),
+  ];
   const outcomes = await persistBatch(pg.db, new ActivityIds(pg.db), batch);
   expect(outcomes).toEqual(['persisted', 'persisted', 'persisted', 'persisted']);
   expect(await soldOf(a.name)).toBe(3);
