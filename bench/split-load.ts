@@ -3,8 +3,9 @@
 // process of its own, like wrk: `node split-load.js <url> <path> <tokens-file> <connections> <seconds>`,
 // each connection keep-alive, one request at a time, the next shopper's token each time (wrk's order), and
 // prints one line `SPLIT_JSON {...}`, with a timeline: each quarter second's answers and their p99, which
-// says whether the slow answers are the opening burst's or spread over the run. Its own event-loop delay is printed too: time the client's loop was
-// busy elsewhere is counted in a request's latency, the bias of a Node client (wrk has none of it).
+// says whether the slow answers are the opening burst's or spread over the run. Its own event-loop delay
+// is printed too: time the client's loop was busy elsewhere is counted in a request's latency, the bias
+// of a Node client (wrk has none of it).
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createHistogram, monitorEventLoopDelay, type RecordableHistogram } from 'node:perf_hooks';
@@ -16,12 +17,11 @@ const agent = new Agent({ keepAlive: true, maxSockets: Number(conns) });
 const body = '{"quantity":1}';
 const outcomes = new Map<string, RecordableHistogram>();
 const all = createHistogram();
-/** When in the run the slow answers come: one histogram per SLICE_MS of completion time. */
+/** When in the run the slow answers come: the timeline's slices of completion time. */
 const SLICE_MS = 250;
-const slices = new Map<number, RecordableHistogram>();
 let startedAt = 0;
 let lastAcceptedAt = 0;
-/** Every answer's completion time and latency (ms), to take the p99 of those after the burst. */
+/** Every answer's completion time and latency (ms): the timeline and the p99 after the burst. */
 const done: [number, number][] = [];
 let next = 0;
 let errors = 0;
@@ -56,10 +56,6 @@ function once(token: string): Promise<void> {
           all.record(ns);
           const at = performance.now() - startedAt;
           if (outcome === 'accepted') lastAcceptedAt = at;
-          const k = Math.floor(at / SLICE_MS);
-          let sl = slices.get(k);
-          if (!sl) slices.set(k, (sl = createHistogram()));
-          sl.record(ns);
           done.push([at, ns / 1e6]);
           resolve();
         });
@@ -75,6 +71,28 @@ function once(token: string): Promise<void> {
 
 async function connection(deadline: number): Promise<void> {
   while (performance.now() < deadline) await once(tokens[next++ % tokens.length] as string);
+}
+
+const p99 = (sorted: number[]) => sorted[Math.floor(sorted.length * 0.99)] ?? 0;
+
+/** The quarter-second timeline, when the last unit sold, and the p99 of the answers after it. */
+function whenSlow() {
+  const slices = new Map<number, number[]>();
+  for (const [at, l] of done) {
+    const k = Math.floor(at / SLICE_MS);
+    const slice = slices.get(k);
+    if (slice) slice.push(l);
+    else slices.set(k, [l]);
+  }
+  const timeline = [...slices].map(([k, ls]) => {
+    const sorted = ls.sort((a, b) => a - b);
+    return { atS: (k * SLICE_MS) / 1000, n: ls.length, p99Ms: p99(sorted), maxMs: sorted.at(-1) ?? 0 };
+  });
+  const after = done
+    .filter(([at]) => at > lastAcceptedAt)
+    .map(([, l]) => l)
+    .sort((a, b) => a - b);
+  return { timeline, lastAcceptedAtS: lastAcceptedAt / 1000, p99AfterBurstMs: p99(after) };
 }
 
 async function main(): Promise<void> {
@@ -99,18 +117,7 @@ async function main(): Promise<void> {
     maxMs: ms(all.max),
   };
   const clientLoopP99Ms = Math.max(0, ms(loop.percentile(99)) - 1);
-  const timeline = [...slices].map(([k, h]) => ({
-    atS: (k * SLICE_MS) / 1000,
-    n: h.count,
-    p99Ms: ms(h.percentile(99)),
-    maxMs: ms(h.max),
-  }));
-  const lastAcceptedAtS = lastAcceptedAt / 1000;
-  const after = done
-    .filter(([at]) => at > lastAcceptedAt)
-    .map(([, l]) => l)
-    .sort((a, b) => a - b);
-  const p99AfterBurstMs = after.length ? (after[Math.floor(after.length * 0.99)] as number) : 0;
+  const { timeline, lastAcceptedAtS, p99AfterBurstMs } = whenSlow();
   const out = {
     requests: all.count,
     seconds,
