@@ -28,14 +28,13 @@ export class FixedTimeouts {
   constructor(
     private readonly ms: number,
     private readonly what: string,
-    private readonly now: () => number = Date.now,
   ) {}
 
   /** Rejects when `p` has not settled within the fixed length; `p` itself keeps running. */
   race<T>(p: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const d: Deadline = {
-        at: this.now() + this.ms,
+        at: Date.now() + this.ms,
         settled: false,
         expire: () => reject(new Error(`${this.what} timed out after ${this.ms} ms`)),
       };
@@ -64,12 +63,12 @@ export class FixedTimeouts {
   private arm(): void {
     if (this.timer !== null || this.size === 0) return;
     const first = this.queue[this.head] as Deadline;
-    this.timer = setTimeout(() => this.sweep(), Math.max(0, first.at - this.now()));
+    this.timer = setTimeout(() => this.sweep(), Math.max(0, first.at - Date.now()));
   }
 
   private sweep(): void {
     this.timer = null;
-    const t = this.now();
+    const t = Date.now();
     while (this.head < this.queue.length) {
       const d = this.queue[this.head] as Deadline;
       if (!d.settled && d.at > t) break;
